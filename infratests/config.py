@@ -1,0 +1,282 @@
+"""The stack profile: typed, frozen, validated once; CLI beats file beats default.
+
+Defaults are the numbers in claims.md. A profile lives in ``infratests.toml``
+(top-level keys) or in ``pyproject.toml`` under ``[tool.infratests]``; each
+``--infratests-set section.key=value`` overrides one key. Every error names the
+key and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infratests.errors import ConfigError
+
+__all__ = [
+    "PostgresConfig",
+    "PgBouncerConfig",
+    "RedisConfig",
+    "NginxConfig",
+    "AppConfig",
+    "FaultsConfig",
+    "BinariesConfig",
+    "Profile",
+    "load_profile",
+    "find_profile_file",
+]
+
+
+@dataclass(frozen=True)
+class PostgresConfig:
+    max_connections: int = 100
+    superuser_reserved_connections: int = 3
+    user: str = "app"
+    password: str = "app-secret"
+    database: str = "app"
+    settings: Mapping[str, str] = field(default_factory=dict)
+    template: Path | None = None
+
+
+@dataclass(frozen=True)
+class PgBouncerConfig:
+    pool_mode: str = "transaction"
+    default_pool_size: int = 30
+    max_client_conn: int = 1000
+    reserve_pool_size: int = 0
+    template: Path | None = None
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    lock_nodes: int = 3
+    appendonly: bool = True
+    appendfsync: str = "everysec"
+    maxmemory: str = "512mb"
+    maxmemory_policy: str = "allkeys-lru"
+    template: Path | None = None
+
+
+@dataclass(frozen=True)
+class NginxConfig:
+    keepalive: int = 32
+    rate_auth_rps: int = 10
+    rate_webhook_rps: int = 50
+    rate_api_rps: int = 100
+    rate_api_burst: int = 200
+    gzip_min_length: int = 1024
+    max_fails: int = 1
+    fail_timeout_s: int = 10
+    template: Path | None = None
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The app tier; ``command`` empty means the reference service."""
+
+    command: tuple[str, ...] = ()
+    replicas: int = 2
+    ready_path: str = "/health"
+    pool_max: int = 20
+    pool_min: int = 2
+    env: Mapping[str, str] = field(default_factory=dict)
+    capabilities: tuple[str, ...] = (
+        "db", "redis_cache", "locks", "breaker", "graceful_shutdown",
+        "health", "metrics", "bank", "static",
+    )
+
+
+@dataclass(frozen=True)
+class FaultsConfig:
+    """``proxy`` puts a fault proxy on every link; ``direct_links`` opts links out."""
+
+    proxy: bool = True
+    direct_links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BinariesConfig:
+    """Empty means: find it (``pg_config --bindir``, PATH, /usr/sbin)."""
+
+    postgres_bindir: Path | None = None
+    pgbouncer: Path | None = None
+    redis_server: Path | None = None
+    nginx: Path | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    run_as: str = "postgres"
+    startup_timeout_s: float = 30.0
+    postgres: PostgresConfig = field(default_factory=PostgresConfig)
+    pgbouncer: PgBouncerConfig = field(default_factory=PgBouncerConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    nginx: NginxConfig = field(default_factory=NginxConfig)
+    app: AppConfig = field(default_factory=AppConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
+    binaries: BinariesConfig = field(default_factory=BinariesConfig)
+    source: str = "built-in defaults"
+
+    def __post_init__(self) -> None:
+        _check_values(self)
+
+    def app_command(self) -> tuple[str, ...]:
+        return self.app.command or (sys.executable, "-m", "infratests.refapp")
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "pgbouncer.pool_mode": ("session", "transaction", "statement"),
+    "redis.appendfsync": ("always", "everysec", "no"),
+    "redis.maxmemory_policy": (
+        "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+        "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+    ),
+}
+_POSITIVE = (
+    "postgres.max_connections", "pgbouncer.default_pool_size", "pgbouncer.max_client_conn",
+    "redis.lock_nodes", "nginx.keepalive", "app.replicas", "app.pool_max", "startup_timeout_s",
+)
+
+
+def _lookup(profile: Profile, key: str) -> Any:
+    value: Any = profile
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _check_values(profile: Profile) -> None:
+    for key, choices in _CHOICES.items():
+        if _lookup(profile, key) not in choices:
+            raise ConfigError(f"{key} = {_lookup(profile, key)!r} ({profile.source}): "
+                              f"use one of {', '.join(choices)}", key)
+    for key in _POSITIVE:
+        if _lookup(profile, key) <= 0:
+            raise ConfigError(f"{key} = {_lookup(profile, key)!r} ({profile.source}): "
+                              "must be greater than 0", key)
+    if profile.app.pool_min > profile.app.pool_max:
+        raise ConfigError(f"app.pool_min ({profile.app.pool_min}) > app.pool_max "
+                          f"({profile.app.pool_max}) ({profile.source}): lower pool_min", "app.pool_min")
+    for section in (profile.postgres, profile.pgbouncer, profile.redis, profile.nginx):
+        template = section.template
+        if template is not None and not template.is_file():
+            raise ConfigError(f"template {template} does not exist ({profile.source}): "
+                              "fix the path (relative paths start at the profile's folder)", template)
+
+
+def find_profile_file(rootdir: Path) -> Path | None:
+    """``infratests.toml`` in rootdir, else a pyproject.toml that has ``[tool.infratests]``."""
+    own = rootdir / "infratests.toml"
+    if own.is_file():
+        return own
+    pyproject = rootdir / "pyproject.toml"
+    if pyproject.is_file() and "infratests" in _read_toml(pyproject).get("tool", {}):
+        return pyproject
+    return None
+
+
+def load_profile(path: Path | None = None, overrides: Mapping[str, str] | None = None) -> Profile:
+    """Build the profile from defaults, then ``path``, then ``overrides`` (``a.b`` -> raw value)."""
+    raw: dict[str, Any] = {}
+    source = "built-in defaults"
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"profile file {path} does not exist: fix --infratests-profile", path)
+        data = _read_toml(path)
+        raw = data.get("tool", {}).get("infratests", {}) if path.name == "pyproject.toml" else data
+        source = str(path)
+    for dotted, text in (overrides or {}).items():
+        _set_dotted(raw, dotted, _parse_scalar(text))
+    if overrides:
+        source += " + command-line overrides"
+    base = path.parent if path is not None else Path.cwd()
+    return _build(Profile, {**raw, "source": source}, "", base)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}", path) from None
+
+
+def _parse_scalar(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *sections, key = dotted.split(".")
+    node = raw
+    for section in sections:
+        node = node.setdefault(section, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: {section} is not a section", dotted)
+    node[key] = value
+
+
+def _build(cls: type, raw: Mapping[str, Any], prefix: str, base: Path) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in names:
+            close = difflib.get_close_matches(key, sorted(names), n=1)
+            hint = f"did you mean {prefix}{close[0]}?" if close else f"known keys: {', '.join(sorted(names))}"
+            raise ConfigError(f"unknown key {prefix}{key}: {hint}", f"{prefix}{key}")
+    values = {key: _convert(hints[key], value, f"{prefix}{key}", base) for key, value in raw.items()}
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise ConfigError(f"{prefix or 'profile'}: {error}", prefix) from None
+
+
+def _convert(hint: Any, value: Any, key: str, base: Path) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key} must be a table ([{key}]), got {value!r}", key)
+        return _build(hint, value, f"{key}.", base)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or value == "":
+            return None
+        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _convert(inner, value, key, base)
+    if hint is Path:
+        _expect(isinstance(value, str), key, value, "a path string")
+        return base / value
+    if origin is tuple:
+        _expect(isinstance(value, list) and all(isinstance(v, str) for v in value), key, value,
+                "a list of strings")
+        return tuple(value)
+    if origin is Mapping:
+        _expect(isinstance(value, Mapping), key, value, "a table of key = value")
+        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+    return _convert_scalar(hint, value, key)
+
+
+def _convert_scalar(hint: Any, value: Any, key: str) -> Any:
+    if hint is bool:
+        _expect(isinstance(value, bool), key, value, "true or false")
+    elif hint is int:
+        _expect(isinstance(value, int) and not isinstance(value, bool), key, value, "a whole number")
+    elif hint is float:
+        _expect(isinstance(value, int | float) and not isinstance(value, bool), key, value, "a number")
+        return float(value)
+    elif hint is str:
+        _expect(isinstance(value, str), key, value, "a string (in quotes)")
+    return value
+
+
+def _expect(ok: bool, key: str, value: Any, what: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} = {value!r} has the wrong type: write {what}", key)

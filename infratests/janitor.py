@@ -1,0 +1,156 @@
+"""Sessions and the janitor: nothing a run starts outlives it.
+
+Every child process carries ``INFRATESTS_SESSION=<id>`` in its environment and
+runs in its own process group, recorded in the session directory
+(``/tmp/infratests/<id>``, short enough for Unix socket paths). A session whose
+owner died (SIGKILL, power cut) is reaped by the next run, or by
+``infratests down``: its processes are killed and its directory removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["MARKER", "Session", "open_session", "reap_leftovers", "session_processes", "runtime_root"]
+
+MARKER = "INFRATESTS_SESSION"
+
+
+def runtime_root() -> Path:
+    return Path(os.environ.get("INFRATESTS_RUNDIR", "/tmp/infratests"))
+
+
+@dataclass(frozen=True)
+class Session:
+    """One run of the suite: an id, a directory, and the process that owns them."""
+
+    id: str
+    dir: Path
+
+    def child_env(self) -> dict[str, str]:
+        return {MARKER: self.id}
+
+    def record_group(self, pgid: int) -> None:
+        """Remember a process group so the janitor can kill it even if the marker is lost."""
+        with (self.dir / "groups").open("a") as groups:
+            groups.write(f"{pgid} {_start_ticks(pgid)}\n")
+
+    def service_dir(self, name: str) -> Path:
+        path = self.dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def close(self) -> None:
+        """Kill whatever of this session still runs and remove its directory (idempotent)."""
+        _kill_session(self.id, self.dir)
+
+
+def open_session() -> Session:
+    """Reap dead sessions' leftovers, then start a new session owned by this process."""
+    reap_leftovers()
+    session_id = uuid.uuid4().hex[:10]
+    directory = runtime_root() / session_id
+    directory.mkdir(parents=True, mode=0o755)
+    os.chmod(runtime_root(), 0o755)
+    (directory / "owner").write_text(f"{os.getpid()} {_start_ticks(os.getpid())}\n")
+    return Session(session_id, directory)
+
+
+def reap_leftovers() -> list[str]:
+    """Kill and remove every session whose owner is gone; return their ids."""
+    root = runtime_root()
+    reaped = []
+    for directory in sorted(root.glob("*")) if root.is_dir() else []:
+        if directory.is_dir() and not _owner_alive(directory):
+            _kill_session(directory.name, directory)
+            reaped.append(directory.name)
+    return reaped
+
+
+def session_processes(session_id: str, directory: Path | None = None) -> list[int]:
+    """Pids that carry the session marker or belong to one of its recorded groups."""
+    needle = f"{MARKER}={session_id}\0".encode()
+    groups = _recorded_groups(directory) if directory else {}
+    found = []
+    for pid in _pids():
+        if pid == os.getpid():
+            continue
+        if _has_marker(pid, needle) or _in_recorded_group(pid, groups):
+            found.append(pid)
+    return found
+
+
+def _kill_session(session_id: str, directory: Path) -> None:
+    for _attempt in range(50):
+        pids = session_processes(session_id, directory)
+        if not pids:
+            break
+        for pid in pids:
+            _signal(pid, signal.SIGKILL)
+        time.sleep(0.02)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _pids() -> Iterator[int]:
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            yield int(entry.name)
+
+
+def _has_marker(pid: int, needle: bytes) -> bool:
+    try:
+        return needle in Path(f"/proc/{pid}/environ").read_bytes() + b"\0"
+    except OSError:
+        return False
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may contain spaces; fields start after its closing paren.
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def _start_ticks(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else 0
+
+
+def _recorded_groups(directory: Path) -> dict[int, int]:
+    try:
+        lines = (directory / "groups").read_text().split("\n")
+    except OSError:
+        return {}
+    return {int(pgid): int(ticks) for pgid, ticks in (line.split() for line in lines if line.strip())}
+
+
+def _in_recorded_group(pid: int, groups: dict[int, int]) -> bool:
+    fields = _stat_fields(pid)
+    if not fields or int(fields[2]) not in groups:
+        return False
+    # A process started before the group's leader cannot be ours (pgid reuse).
+    return int(fields[19]) >= groups[int(fields[2])]
+
+
+def _owner_alive(directory: Path) -> bool:
+    try:
+        pid, ticks = (int(part) for part in (directory / "owner").read_text().split())
+    except (OSError, ValueError):
+        return False
+    return _start_ticks(pid) == ticks

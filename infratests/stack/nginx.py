@@ -1,0 +1,56 @@
+"""nginx 1.22 in front of the app replicas: TLS + HTTP/2, redirect, upstream keepalive.
+
+Readiness is an HTTPS GET of nginx's own ``/nginx-health`` (it does not depend
+on the apps). Graceful stop is SIGQUIT.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+
+from infratests.config import Profile
+from infratests.errors import ConfigError
+from infratests.stack.ports import LOOPBACK
+from infratests.stack.readiness import http_probe
+from infratests.stack.service import Endpoint, ServiceSpec
+from infratests.stack.templates import render
+from infratests.stack.tls import TlsFiles
+
+__all__ = ["nginx_spec", "binary"]
+
+
+def binary(profile: Profile) -> Path:
+    found = profile.binaries.nginx or shutil.which("nginx", path="/usr/sbin:/usr/bin")
+    if not found or not Path(found).is_file():
+        raise ConfigError("binaries.nginx: nginx not found; install it "
+                          "(apt-get install -y nginx-light) or set binaries.nginx", "binaries.nginx")
+    return Path(found)
+
+
+def nginx_spec(profile: Profile, https_port: int, http_port: int, upstreams: Sequence[Endpoint],
+               tls: TlsFiles, workdir: Path, name: str = "nginx") -> ServiceSpec:
+    config = profile.nginx
+    (workdir / "tmp").mkdir(exist_ok=True)
+    conf = render("nginx.conf.j2", config.template, {
+        "name": name, "host": LOOPBACK, "https_port": https_port, "http_port": http_port,
+        "workdir": str(workdir), "upstreams": [upstream.address for upstream in upstreams],
+        "tls_cert": str(tls.cert), "tls_key": str(tls.key), "keepalive": config.keepalive,
+        "rate_auth_rps": config.rate_auth_rps, "rate_webhook_rps": config.rate_webhook_rps,
+        "rate_api_rps": config.rate_api_rps, "rate_api_burst": config.rate_api_burst,
+        "gzip_min_length": config.gzip_min_length, "max_fails": config.max_fails,
+        "fail_timeout_s": config.fail_timeout_s,
+    }, "nginx.template")
+    base = f"https://{LOOPBACK}:{https_port}"
+    return ServiceSpec(
+        name=name, kind="nginx",
+        argv=(str(binary(profile)), "-p", str(workdir), "-e", "stderr",
+              "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"),
+        endpoint=Endpoint(LOOPBACK, https_port, base, {"http": f"http://{LOOPBACK}:{http_port}"}),
+        probe=http_probe(f"{base}/nginx-health", ca_file=str(tls.ca)),
+        files={"nginx.conf": conf}, stop_signal=signal.SIGQUIT,
+        transient=(OSError, ssl.SSLError),
+    )

@@ -1,0 +1,66 @@
+"""PgBouncer 1.18 in front of Postgres: transaction pooling, admin console for SHOW POOLS.
+
+Graceful stop is SIGTERM (immediate shutdown in 1.18; SIGINT would wait for
+every client). Readiness is ``SHOW VERSION`` on the admin console, which does
+not need Postgres to be up.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from pathlib import Path
+
+from infratests.config import Profile
+from infratests.errors import ConfigError
+from infratests.stack.ports import LOOPBACK
+from infratests.stack.postgres import dsn
+from infratests.stack.service import Endpoint, Probe, ServiceSpec
+from infratests.stack.templates import render
+
+__all__ = ["pgbouncer_spec", "admin_dsn", "binary"]
+
+
+def binary(profile: Profile) -> Path:
+    found = profile.binaries.pgbouncer or shutil.which("pgbouncer", path="/usr/sbin:/usr/bin")
+    if not found or not Path(found).is_file():
+        raise ConfigError("binaries.pgbouncer: pgbouncer not found; install it "
+                          "(apt-get install -y pgbouncer) or set binaries.pgbouncer", "binaries.pgbouncer")
+    return Path(found)
+
+
+def admin_dsn(endpoint: Endpoint, profile: Profile) -> str:
+    return dsn(endpoint.port, profile.postgres.user, profile.postgres.password, "pgbouncer")
+
+
+def pgbouncer_spec(profile: Profile, port: int, server: Endpoint, workdir: Path,
+                   name: str = "pgbouncer") -> ServiceSpec:
+    """PgBouncer on 127.0.0.1:``port`` routing every database to ``server``."""
+    import psycopg
+
+    config, pg = profile.pgbouncer, profile.postgres
+    endpoint = Endpoint(LOOPBACK, port, dsn(port, pg.user, pg.password, pg.database))
+    ini = render("pgbouncer.ini.j2", config.template, {
+        "name": name, "host": LOOPBACK, "port": port, "workdir": str(workdir),
+        "server_host": server.host, "server_port": server.port, "user": pg.user,
+        "pool_mode": config.pool_mode, "default_pool_size": config.default_pool_size,
+        "reserve_pool_size": config.reserve_pool_size, "max_client_conn": config.max_client_conn,
+    }, "pgbouncer.template")
+    userlist = f'"{pg.user}" "{pg.password}"\n'
+    return ServiceSpec(
+        name=name, kind="pgbouncer",
+        argv=(str(binary(profile)), str(workdir / "pgbouncer.ini")),
+        endpoint=endpoint, probe=_admin_probe(admin_dsn(endpoint, profile)),
+        files={"pgbouncer.ini": ini, "userlist.txt": userlist},
+        stop_signal=signal.SIGTERM, transient=(OSError, psycopg.OperationalError),
+    )
+
+
+def _admin_probe(admin: str) -> Probe:
+    def probe() -> None:
+        import psycopg
+        # The admin console speaks only the simple query protocol: ClientCursor uses it.
+        with psycopg.connect(admin, connect_timeout=2, autocommit=True,
+                             cursor_factory=psycopg.ClientCursor) as conn:
+            conn.execute("SHOW VERSION")
+    return probe

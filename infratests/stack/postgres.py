@@ -1,0 +1,135 @@
+"""PostgreSQL 15: a cached initdb template copied per stack, config rendered, SQL readiness.
+
+initdb runs once per machine and configuration (~0.5 s); each stack copies the
+cached data directory (~0.05 s) and starts on it. The template holds the app
+role, its database and an empty ``<database>_template`` that per-test
+databases are cloned from. Graceful stop is SIGINT (fast shutdown).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+from infratests.config import Profile
+from infratests.errors import ConfigError, ServiceError
+from infratests.stack.ports import LOOPBACK
+from infratests.stack.readiness import sql_probe
+from infratests.stack.service import Endpoint, ServiceSpec
+from infratests.stack.templates import render
+
+__all__ = ["SUPERUSER", "bindir", "postgres_spec", "superuser_dsn", "dsn"]
+
+SUPERUSER = "postgres"
+_SUPERUSER_PASSWORD = "postgres-secret"
+
+
+def bindir(profile: Profile) -> Path:
+    """The directory of initdb/postgres/pg_dump: the profile's, else the newest installed."""
+    if profile.binaries.postgres_bindir is not None:
+        found = profile.binaries.postgres_bindir
+    else:
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+        found = candidates[-1] if candidates else Path("/nonexistent")
+    if not (found / "postgres").is_file():
+        raise ConfigError(f"binaries.postgres_bindir: no postgres server in {found}; install it "
+                          "(apt-get install -y postgresql-15) or set binaries.postgres_bindir",
+                          "binaries.postgres_bindir")
+    return found
+
+
+def dsn(port: int, user: str, password: str, database: str, host: str = LOOPBACK) -> str:
+    return f"postgresql://{user}:{password}@{host}:{port}/{database}"
+
+
+def superuser_dsn(endpoint: Endpoint, database: str = "postgres") -> str:
+    return dsn(endpoint.port, SUPERUSER, _SUPERUSER_PASSWORD, database, endpoint.host)
+
+
+def postgres_spec(profile: Profile, port: int, user: str | None, workdir: Path,
+                  name: str = "postgres") -> ServiceSpec:
+    """The Postgres service of a stack, listening on 127.0.0.1:``port``."""
+    import psycopg
+
+    config = profile.postgres
+    binaries = bindir(profile)
+    endpoint = Endpoint(LOOPBACK, port, dsn(port, config.user, config.password, config.database))
+
+    def prepare(into: Path) -> None:
+        shutil.copytree(_cached_template(profile, binaries, user), into / "data", symlinks=True)
+
+    conf = render("postgresql.conf.j2", config.template, {
+        "name": name, "host": LOOPBACK, "port": port, "socket_dir": str(workdir),
+        "max_connections": config.max_connections,
+        "superuser_reserved_connections": config.superuser_reserved_connections,
+        "settings": config.settings, "workdir": str(workdir),
+    }, "postgres.template")
+
+    return ServiceSpec(
+        name=name, kind="postgres",
+        argv=(str(binaries / "postgres"), "-D", str(workdir / "data"),
+              "-c", f"config_file={workdir / 'postgresql.conf'}"),
+        endpoint=endpoint, probe=sql_probe(superuser_dsn(endpoint)),
+        files={"postgresql.conf": conf},
+        prepare=prepare, stop_signal=signal.SIGINT,
+        transient=(OSError, psycopg.OperationalError),
+    )
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("INFRATESTS_CACHE", Path.home() / ".cache" / "infratests"))
+
+
+def _cached_template(profile: Profile, binaries: Path, user: str | None) -> Path:
+    config = profile.postgres
+    version = subprocess.run([binaries / "postgres", "--version"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    key = hashlib.sha256(f"{version}|{config.user}|{config.password}|{config.database}|{user}"
+                         .encode()).hexdigest()[:16]
+    target = _cache_root() / f"pgdata-{key}"
+    if not target.is_dir():
+        _build_template(profile, binaries, user, target)
+    return target
+
+
+def _build_template(profile: Profile, binaries: Path, user: str | None, target: Path) -> None:
+    config = profile.postgres
+    build = Path(tempfile.mkdtemp(prefix="infratests-initdb-"))
+    try:
+        data = build / "data"
+        (build / "pw").write_text(_SUPERUSER_PASSWORD + "\n")
+        if user:
+            shutil.chown(build, user)
+            shutil.chown(build / "pw", user)
+        _run(user, [binaries / "initdb", "-D", data, "-U", SUPERUSER, "--pwfile", build / "pw",
+                    "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+                    "--locale=C", "--no-sync", "--no-instructions"])
+        password = config.password.replace("'", "''")
+        script = (f'CREATE ROLE "{config.user}" LOGIN PASSWORD \'{password}\';\n'
+                  f'CREATE DATABASE "{config.database}" OWNER "{config.user}";\n'
+                  f'CREATE DATABASE "{config.database}_template" OWNER "{config.user}" IS_TEMPLATE true;\n')
+        _run(user, [binaries / "postgres", "--single", "-D", data, "-F", "-c", "exit_on_error=true",
+                    "postgres"], stdin=script)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = target.parent / f".{target.name}-{uuid.uuid4().hex[:6]}"
+        shutil.move(data, staged)
+        try:
+            staged.rename(target)
+        except OSError:  # another run cached it first
+            shutil.rmtree(staged, ignore_errors=True)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+
+
+def _run(user: str | None, argv: list[object], stdin: str | None = None) -> None:
+    done = subprocess.run([str(arg) for arg in argv], input=stdin, capture_output=True, text=True,
+                          user=user, cwd="/")
+    if done.returncode != 0 or "ERROR" in done.stdout:
+        raise ServiceError(f"building the Postgres template failed: {argv[0]} exited "
+                           f"{done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}", "postgres")

@@ -1,0 +1,185 @@
+"""The stack: services wired as production wires them, started concurrently.
+
+    nginx -> app-1..N -> PgBouncer -> Postgres
+              app -> redis-1..3 (locks), redis-cache, dependency
+
+Every link goes through the fault proxy unless the profile opts it out
+(``faults.proxy = false`` or ``faults.direct_links = ["nginx->app-1", ...]``);
+a proxy is named after the service it fronts. Independent services start
+together; the app replicas start once their dependencies answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Self
+
+from infratests.config import Profile
+from infratests.errors import ConfigError, InfratestsError
+from infratests.janitor import Session
+from infratests.stack import app, faultproxy, nginx, pgbouncer, postgres, redis
+from infratests.stack.local import LocalProcess, unprivileged_user
+from infratests.stack.ports import LOOPBACK, free_port
+from infratests.stack.service import Endpoint, Service, ServiceSpec
+from infratests.stack.tls import TlsFiles, make_tls
+
+if TYPE_CHECKING:
+    from infratests.faults.network import NetworkFaults
+
+__all__ = ["Stack", "link_names"]
+
+_TEARDOWN_KILL = {"app", "dependency", "faultproxy"}
+
+
+def link_names(profile: Profile) -> list[str]:
+    """Every client->server link of the topology, e.g. ``app->pgbouncer``."""
+    apps = app.replica_names(profile)
+    servers = ["pgbouncer", *redis.lock_node_names(profile), redis.CACHE_NODE, "dependency"]
+    return ["pgbouncer->postgres", *(f"app->{s}" for s in servers), *(f"nginx->{a}" for a in apps)]
+
+
+class Stack:
+    """A running stack; a context manager whose exit tears everything down."""
+
+    def __init__(self, profile: Profile, session: Session) -> None:
+        self.profile, self.session = profile, session
+        self.health_secret = secrets.token_urlsafe(24)
+        self.tls: TlsFiles = make_tls(session.dir / "tls")
+        self.ready_times: dict[str, float] = {}
+        self._user = unprivileged_user(profile.run_as)
+        self._proxied = self._proxied_links()
+        self._listen: dict[str, Endpoint] = {}
+        self.services: dict[str, Service] = {}
+        self._build()
+
+    def __getitem__(self, name: str) -> Service:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise InfratestsError(f"no service {name!r}; the stack has {', '.join(self.services)}",
+                                  name) from None
+
+    def __iter__(self) -> Iterator[Service]:
+        return iter(self.services.values())
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The public HTTPS URL (nginx)."""
+        return self["nginx"].endpoint.url
+
+    @property
+    def admin_dsn(self) -> str:
+        """Postgres superuser DSN, direct (no proxy), for checks and resets."""
+        return postgres.superuser_dsn(self["postgres"].endpoint)
+
+    @property
+    def faults(self) -> NetworkFaults:
+        """The network fault API on this stack's proxy."""
+        from infratests.faults.network import NetworkFaults
+
+        if "faultproxy" not in self.services:
+            raise ConfigError("this stack has no fault proxy: set faults.proxy = true", "faults.proxy")
+        endpoint = self["faultproxy"].endpoint
+        return NetworkFaults(endpoint.host, endpoint.port)
+
+    def link(self, client: str, server: str) -> Endpoint:
+        """Where ``client`` reaches ``server``: the proxy's listener, or the server itself."""
+        if f"{client}->{server}" in self._proxied:
+            return self._listen[server]
+        return self[server].endpoint
+
+    def start(self) -> Self:
+        """Start every service, in dependency waves, each wave concurrently; record ready times."""
+        began = time.monotonic()
+        apps = set(app.replica_names(self.profile))
+        first = [s for s in self.services.values() if s.name not in apps]
+        second = [s for s in self.services.values() if s.name in apps]
+        for wave in (first, second):
+            self._run_wave(wave, lambda s: self._start_one(s, began))
+        self.ready_times["total"] = round(time.monotonic() - began, 3)
+        return self
+
+    def stop(self) -> None:
+        """Stop everything; idempotent, and safe after a start that failed halfway."""
+        def stop_one(service: Service) -> None:
+            service.stop(graceful=service.kind not in _TEARDOWN_KILL, timeout=5.0)
+        with ThreadPoolExecutor(max_workers=max(1, len(self.services))) as pool:
+            list(pool.map(stop_one, self.services.values()))
+
+    def _start_one(self, service: Service, began: float) -> None:
+        service.start()
+        self.ready_times[service.name] = round(time.monotonic() - began, 3)
+
+    @staticmethod
+    def _run_wave(services: list[Service], job: Callable[[Service], None]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+            futures = [pool.submit(job, service) for service in services]
+        errors = [future.exception() for future in futures if future.exception()]
+        if errors:
+            raise errors[0]  # type: ignore[misc]
+
+    def _proxied_links(self) -> set[str]:
+        links = link_names(self.profile)
+        unknown = [link for link in self.profile.faults.direct_links if link not in links]
+        if unknown:
+            raise ConfigError(f"faults.direct_links: unknown link {unknown[0]!r}; links are "
+                              f"{', '.join(links)}", "faults.direct_links")
+        if not self.profile.faults.proxy:
+            return set()
+        return set(links) - set(self.profile.faults.direct_links)
+
+    def _add(self, spec: ServiceSpec) -> Endpoint:
+        self.services[spec.name] = LocalProcess(spec, self.session, self._user,
+                                                self.profile.startup_timeout_s)
+        server = spec.name
+        if any(link.endswith(f"->{server}") for link in self._proxied):
+            port = free_port()
+            self._listen[server] = Endpoint(LOOPBACK, port, f"proxy://{LOOPBACK}:{port}")
+        return spec.endpoint
+
+    def _workdir(self, name: str) -> Path:
+        return self.session.service_dir(name)
+
+    def _build(self) -> None:
+        profile = self.profile
+        self._add(postgres.postgres_spec(profile, free_port(), self._user, self._workdir("postgres")))
+        self._add(pgbouncer.pgbouncer_spec(profile, free_port(), self.link("pgbouncer", "postgres"),
+                                           self._workdir("pgbouncer")))
+        for name in [*redis.lock_node_names(profile), redis.CACHE_NODE]:
+            self._add(redis.redis_spec(profile, name, free_port(), self._workdir(name)))
+        self._add(app.dependency_spec(free_port(), self._workdir("dependency")))
+        for name in app.replica_names(profile):
+            self._add(app.app_spec(profile, name, free_port(), self._app_links(), self._workdir(name)))
+        upstreams = [self.link("nginx", name) for name in app.replica_names(profile)]
+        self._add(nginx.nginx_spec(profile, free_port(), free_port(), upstreams, self.tls,
+                                   self._workdir("nginx")))
+        if self._listen:
+            proxies = {name: (listen, self.services[name].endpoint) for name, listen in self._listen.items()}
+            self._add(faultproxy.faultproxy_spec(free_port(), proxies, self._workdir("faultproxy")))
+
+    def _app_links(self) -> Mapping[str, str]:
+        pg = self.profile.postgres
+        bouncer = self.link("app", "pgbouncer")
+        locks = [self.link("app", name) for name in redis.lock_node_names(self.profile)]
+        cache = self.link("app", redis.CACHE_NODE)
+        return {
+            "DATABASE_URL": postgres.dsn(bouncer.port, pg.user, pg.password, pg.database),
+            "REDIS_URL": f"redis://{cache.address}/0",
+            "REDIS_LOCK_URLS": ",".join(f"redis://{node.address}/0" for node in locks),
+            "DEPENDENCY_URL": f"http://{self.link('app', 'dependency').address}",
+            app.HEALTH_SECRET_ENV: self.health_secret,
+        }
