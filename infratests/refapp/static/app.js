@@ -1,0 +1,2 @@
+// refapp static script
+console.log("refapp");
