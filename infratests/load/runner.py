@@ -1,0 +1,193 @@
+"""Locust as the load engine: headless runs in subprocesses, results as a frozen :class:`LoadResult`.
+
+Never import locust into this process (gevent patches everything it
+touches); every run is ``<python> -m locust ...`` in its own session.
+
+Scenario form (the load keeps running while the fault is applied)::
+
+    with LocustRun(LoadSpec("api_mix", host, users=20, duration_s=30), workdir) as run:
+        proxy.disable(); ...; proxy.enable()
+        run.wait()              # optional: let the run finish its duration
+    result = run.result         # exit stops Locust (SIGINT) if still running
+
+Steady rate: ``rate_per_user`` (task runs per second per user) or
+``target_rps`` (spread over the users) sets ``INFRATESTS_RATE_PER_USER``,
+which the suite's locustfiles turn into ``constant_throughput``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infratests.errors import ConfigError, InfratestsError
+from infratests.load import preflight
+from infratests.load.history import read_rows
+from infratests.load.procs import LocustProcesses
+from infratests.load.result import LoadResult, cpu_cores
+from infratests.load.stats import stats_from_locust_json, stats_from_rows
+
+__all__ = ["LoadSpec", "LocustRun", "run_load"]
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What to run. ``locustfile`` is a path or a built-in name (``api_mix``).
+
+    ``shape_file`` adds a locustfile holding a LoadTestShape (users/duration
+    are then the shape's business; the harness deadline still applies).
+    ``deadline_s`` (default: duration + 30 s) bounds the whole run; after it
+    Locust gets SIGINT, and SIGKILL ``kill_grace_s`` later. ``workers`` > 0
+    runs a master plus that many worker processes (C-CAP-3).
+    """
+
+    locustfile: str | Path
+    host: str
+    users: int = 10
+    duration_s: float = 5.0
+    spawn_rate: float | None = None
+    user_classes: tuple[str, ...] = ()
+    shape_file: str | Path | None = None
+    rate_per_user: float | None = None
+    target_rps: float | None = None
+    workers: int = 0
+    ca_file: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    deadline_s: float | None = None
+    kill_grace_s: float = 10.0
+    probe_timeout_s: float = 2.0
+
+    def files(self) -> list[Path]:
+        files = [preflight.resolve_locustfile(self.locustfile)]
+        if self.shape_file is not None:
+            files.append(preflight.resolve_locustfile(self.shape_file))
+        return files
+
+    def validate(self) -> list[Path]:
+        """All pre-start checks (files, classes, numbers, host reachable); returns the files."""
+        files = self.files()
+        preflight.check_user_classes(files, self.user_classes)
+        preflight.check_positive(users=self.users, duration_s=self.duration_s,
+                                 spawn_rate=self.spawn_rate, rate_per_user=self.rate_per_user,
+                                 target_rps=self.target_rps, deadline_s=self.deadline_s)
+        if self.workers < 0:
+            raise ConfigError(f"workers must be >= 0, got {self.workers}", "workers")
+        preflight.probe_host(self.host, self.probe_timeout_s)
+        return files
+
+    def per_user_rate(self) -> float | None:
+        if self.target_rps is not None:
+            return self.target_rps / self.users
+        return self.rate_per_user
+
+
+class LocustRun:
+    """One Locust run as a context manager; ``result`` is available after it stopped."""
+
+    def __init__(self, spec: LoadSpec, workdir: Path | None = None) -> None:
+        self.spec = spec
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="infratests-locust-"))
+        self.history_path = self.workdir / "history.jsonl"
+        self._stats_base = self.workdir / "stats"
+        self._procs: LocustProcesses | None = None
+        self._result: LoadResult | None = None
+        self._started = 0.0
+
+    def start(self) -> LocustRun:
+        files = self.spec.validate()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        deadline = self.spec.deadline_s or self.spec.duration_s + 30.0
+        self._procs = LocustProcesses(self._commands(files), self._env(), self.workdir,
+                                      deadline, self.spec.kill_grace_s)
+        self._started = time.monotonic()
+        self._procs.start()
+        return self
+
+    def wait(self) -> LoadResult:
+        """Block until Locust ends by itself or by the deadline; then collect the result."""
+        assert self._procs is not None, "start() first"
+        self._procs.wait()
+        return self.stop()
+
+    def stop(self) -> LoadResult:
+        """Stop now (SIGINT, SIGKILL after the grace period) and collect; idempotent."""
+        if self._result is None and self._procs is not None:
+            self._procs.stop()
+            self._result = self._collect(self._procs)
+        return self.result
+
+    @property
+    def result(self) -> LoadResult:
+        if self._result is None:
+            raise InfratestsError("the Locust run has not finished yet", self.spec)
+        return self._result
+
+    def __enter__(self) -> LocustRun:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        if self._procs is not None:
+            self.stop()
+
+    def _commands(self, files: list[Path]) -> list[tuple[str, list[str]]]:
+        spec, base = self.spec, [sys.executable, "-m", "locust", "-f", ",".join(map(str, files))]
+        main = [*base, "--headless", "--host", spec.host, "--json-file", str(self._stats_base),
+                "--only-summary", "--loglevel", "INFO"]
+        if spec.shape_file is None:
+            main += ["-u", str(spec.users), "-r", str(spec.spawn_rate or spec.users),
+                     "-t", f"{spec.duration_s:g}s"]
+        if not spec.workers:
+            return [("locust", [*main, *spec.user_classes])]
+        port = _free_port()
+        master = [*main, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
+                  str(port), "--expect-workers", str(spec.workers), *spec.user_classes]
+        worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+                  "--loglevel", "INFO", *spec.user_classes]
+        return [("master", master), *((f"worker{i}", worker) for i in range(1, spec.workers + 1))]
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)  # carries INFRATESTS_SESSION, the janitor's marker
+        path = [str(preflight.LOCUSTFILES_DIR), env.get("PYTHONPATH", "")]
+        env.update(PYTHONPATH=os.pathsep.join(p for p in path if p),
+                   INFRATESTS_HISTORY=str(self.history_path), PYTHONUNBUFFERED="1")
+        for key in ("INFRATESTS_RATE_PER_USER", "INFRATESTS_CA_FILE"):
+            env.pop(key, None)
+        if (rate := self.spec.per_user_rate()) is not None:
+            env["INFRATESTS_RATE_PER_USER"] = f"{rate:.6g}"
+        if self.spec.ca_file is not None:
+            env["INFRATESTS_CA_FILE"] = str(self.spec.ca_file)
+        env.update(self.spec.env)
+        return env
+
+    def _collect(self, procs: LocustProcesses) -> LoadResult:
+        stats_path = self._stats_base.with_suffix(".json")
+        source = "locust" if stats_path.is_file() else "history"
+        if source == "locust":
+            total, endpoints = stats_from_locust_json(stats_path)
+        else:
+            total, endpoints = stats_from_rows(read_rows(self.history_path))
+        main = next(iter(procs.logs))
+        return LoadResult(
+            total=total, endpoints=endpoints, history_path=self.history_path,
+            log_path=procs.logs[main], stats_path=stats_path if source == "locust" else None,
+            exit_code=procs.main.returncode, deadline_hit=procs.deadline_hit, source=source,
+            wall_s=time.monotonic() - self._started,
+            cpu_cores=cpu_cores(procs.samples, total.start, total.end))
+
+
+def run_load(spec: LoadSpec, workdir: Path | None = None) -> LoadResult:
+    """Run to completion (or to the deadline) and return the result."""
+    with LocustRun(spec, workdir) as run:
+        return run.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
