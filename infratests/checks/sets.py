@@ -46,7 +46,8 @@ def check(history: History, *, claim: str = "C-BK-1", add: str = "add", read: st
             "never-read", f"no ok {read!r}: {len(adds.ok)} acknowledged adds unchecked")]
         return make_result(claim, missing, _stats(adds, set(), 0, 0))
     present = set(adds.final_read.value or ())
-    violations = _lost(adds, present, acked_before) + _extra(adds, present, absent_after)
+    in_read_order = dict.fromkeys(adds.final_read.value or ())  # deterministic report order
+    violations = _lost(adds, present, acked_before) + _extra(adds, in_read_order, absent_after)
     window_loss = sum(1 for e, op in adds.ok.items()
                       if e not in present and acked_before is not None and op.time > acked_before)
     recovered = sum(1 for e in adds.info if e in present and e not in adds.ok)
