@@ -15,7 +15,7 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 
 log = logging.getLogger("refapp")
 
-_STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id"}
+_STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id", "color_message"}
 
 
 class RequestIdFilter(logging.Filter):

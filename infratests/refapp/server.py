@@ -93,7 +93,7 @@ def serve(settings: Settings, exec_started: float | None = None) -> int:
     """Run until drained; return the process exit code (0 clean, 1 startup failed)."""
     app, state = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools", ws="websockets",
+        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools", ws="websockets-sansio",
         lifespan="on", log_config=None, access_log=False, timeout_keep_alive=75,
         timeout_graceful_shutdown=None,
     )

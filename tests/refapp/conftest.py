@@ -171,6 +171,16 @@ class RunningApp:
                 out.append(json.loads(line))
         return out
 
+    def wait_lines(self, done: Callable[[list[dict]], bool], keep: Callable[[dict], bool],
+                   timeout: float = 10) -> list[dict]:
+        """Poll the log until the lines ``keep`` selects satisfy ``done``; return them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [line for line in self.lines() if keep(line)]
+            if done(lines) or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.02)
+
 
 @pytest.fixture(scope="session")
 def app_env(postgres: dict[str, int], redis_nodes: list[int], dependency: str) -> dict[str, str]:
