@@ -71,8 +71,10 @@ def _check_accounts(op: Op, seen: Collection[str], expected: frozenset[str],
                     out: list[Violation]) -> None:
     unexpected, missing = set(seen) - expected, expected - set(seen)
     if unexpected:
-        out.append(Violation.at("unexpected-account", op, f"accounts {sorted(unexpected, key=str)} "
-                                "are not in the bank", severity=len(unexpected)))
+        out.append(Violation.at("unexpected-account", op,
+                                f"accounts {sorted(unexpected, key=str)} are not in the bank",
+                                severity=len(unexpected)))
     if missing:
-        out.append(Violation.at("missing-account", op, f"accounts {sorted(missing, key=str)} are missing",
+        out.append(Violation.at("missing-account", op,
+                                f"accounts {sorted(missing, key=str)} are missing",
                                 severity=len(missing)))

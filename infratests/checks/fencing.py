@@ -19,7 +19,7 @@ writes may or may not have been accepted and are only counted.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from infratests.checks.history import History, Op, OpType
@@ -51,7 +51,7 @@ def check(history: History, *, claim: str = "C-LOCK-4", f: str = "write",
                                            "indeterminate": counts[OpType.INFO]})
 
 
-def _scan(accepted: Any) -> list[Violation]:
+def _scan(accepted: Iterable[Op]) -> list[Violation]:
     highest: dict[Hashable, Op] = {}  # per job, the accepted write with the highest token
     found: list[Violation] = []
     for op in accepted:

@@ -54,7 +54,9 @@ def check(history: History, *, claim: str = "C-LOCK-1", f: str = "section",
     return make_result(claim, violations, stats)
 
 
-def _sections(history: History, f: str) -> tuple[dict[Hashable, list[_Section]], list[Violation], int]:
+def _sections(history: History,
+              f: str) -> tuple[dict[Hashable, list[_Section]], list[Violation], int]:
+    """Timed sections per job, ok sections without valid times, info sections without times."""
     jobs: dict[Hashable, list[_Section]] = {}
     malformed: list[Violation] = []
     untimed = 0

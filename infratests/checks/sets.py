@@ -89,8 +89,9 @@ def _extra(adds: _Adds, present: Iterable[Hashable], absent_after: float | None)
         if first is None:
             found.append(Violation.at("unexpected", read, f"{e!r} was read but never added"))
         elif absent_after is not None and first.time > absent_after:
-            found.append(Violation.at("too-new", read, f"{e!r} first added at t={first.time:.3f}"
-                                      f", after the snapshot at t={absent_after:.3f}", (first, read)))
+            found.append(Violation.at("too-new", read, f"{e!r} first added at t={first.time:.3f},"
+                                      f" after the snapshot at t={absent_after:.3f}",
+                                      (first, read)))
         elif e in adds.fail and e not in adds.ok and e not in adds.info:
             found.append(Violation.at("failed-but-present", read,
                                       f"{e!r} was read but its add definitely failed",

@@ -70,7 +70,8 @@ def check(history: History, window: Window | None = None, *, claim: str = "C-GS-
             if found is not None:
                 violations.append(found)
     if not judged and not allow_empty:
-        violations.append(Violation.whole_run("no-requests", f"no request in window {_show(start, end)}"))
+        violations.append(Violation.whole_run("no-requests",
+                                              f"no request in window {_show(start, end)}"))
     return make_result(claim, violations, {"window": _show(start, end), "requests": judged,
                                            "unfinished": unfinished, "phases": counts})
 

@@ -30,7 +30,8 @@ def test_valid_history_with_transfers_failed_and_info_reads() -> None:
     ])
     result = assert_holds(bank.check(history, total=100, accounts=ACCOUNTS))
     assert result.stats["totals"] == [(0.1, 100), (0.9, 100)]
-    assert (result.stats["reads_ok"], result.stats["reads_fail"], result.stats["reads_info"]) == (2, 1, 1)
+    stats = result.stats
+    assert (stats["reads_ok"], stats["reads_fail"], stats["reads_info"]) == (2, 1, 1)
 
 
 @pytest.mark.parametrize(("balances", "kind"), [

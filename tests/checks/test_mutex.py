@@ -34,7 +34,8 @@ def test_back_to_back_sections_and_other_jobs_do_not_conflict() -> None:
 
 
 def test_overlap_names_both_sections_and_how_long() -> None:
-    result = mutex.check(_sections((1, OK, "nightly", 1, 0.0, 1.0), (2, OK, "nightly", 2, 0.75, 2.0)))
+    result = mutex.check(_sections((1, OK, "nightly", 1, 0.0, 1.0),
+                                   (2, OK, "nightly", 2, 0.75, 2.0)))
     assert _kinds(result) == ["overlap"] and result.worst.severity == pytest.approx(0.25)
     with pytest.raises(CheckFailed) as failed:
         assert_holds(result)
