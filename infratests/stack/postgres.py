@@ -2,8 +2,7 @@
 
 initdb runs once per machine and configuration (~0.5 s); each stack copies the
 cached data directory (~0.05 s) and starts on it. The template holds the app
-role, its database and an empty ``<database>_template`` that per-test
-databases are cloned from. Graceful stop is SIGINT (fast shutdown).
+role and its database; per-test databases are cloned from ``template1``. Graceful stop is SIGINT (fast shutdown).
 """
 
 from __future__ import annotations
@@ -109,11 +108,10 @@ def _build_template(profile: Profile, binaries: Path, user: str | None, target: 
             shutil.chown(build / "pw", user)
         _run(user, [binaries / "initdb", "-D", data, "-U", SUPERUSER, "--pwfile", build / "pw",
                     "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                    "--locale=C", "--no-sync", "--no-instructions"])
+                    "--locale=C", "--no-sync", "--no-instructions", "--wal-segsize=1"])
         password = config.password.replace("'", "''")
         script = (f'CREATE ROLE "{config.user}" LOGIN PASSWORD \'{password}\';\n'
-                  f'CREATE DATABASE "{config.database}" OWNER "{config.user}";\n'
-                  f'CREATE DATABASE "{config.database}_template" OWNER "{config.user}" IS_TEMPLATE true;\n')
+                  f'CREATE DATABASE "{config.database}" OWNER "{config.user}";\n')
         _run(user, [binaries / "postgres", "--single", "-D", data, "-F", "-c", "exit_on_error=true",
                     "postgres"], stdin=script)
         target.parent.mkdir(parents=True, exist_ok=True)

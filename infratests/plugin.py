@@ -1,0 +1,206 @@
+"""The pytest plugin: options, markers and the default fixtures.
+
+``stack`` is one session-wide stack of real servers; per-test fixtures reset
+what tests share (a fresh database cloned from the template, flushed Redis,
+healed faults). A failing test's report carries the services' last log lines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infratests.config import Profile, find_profile_file, load_profile
+from infratests.errors import ConfigError
+from infratests.janitor import Session, open_session
+from infratests.stack.service import Service
+from infratests.stack.topology import Stack
+
+__all__ = ["MARKERS"]
+
+MARKERS = {
+    "gate": "fast, non-destructive scenarios run by `infratests gate` (the CI gate)",
+    "chaos": "injects network or process faults",
+    "load": "drives load with Locust",
+    "destructive": "kills or restarts services; uses a stack of its own",
+    "slow": "takes more than ~10 s",
+}
+_BACKENDS = ("local",)
+_stack_key = pytest.StashKey[Stack]()
+_kept_key = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("infratests")
+    group.addoption("--infratests-profile", metavar="PATH", default=None,
+                    help="profile file (infratests.toml or a pyproject.toml with [tool.infratests])")
+    group.addoption("--infratests-set", metavar="KEY=VALUE", action="append", default=[],
+                    help="override one profile key, e.g. postgres.max_connections=50")
+    group.addoption("--infratests-backend", choices=_BACKENDS, default="local",
+                    help="what runs the services (containers arrive with the Docker backend)")
+    group.addoption("--infratests-keep", action="store_true",
+                    help="leave the stack up after a failing run, for inspection "
+                         "(`infratests down` removes it)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    # SIGTERM (CI cancelling a job) tears down like Ctrl-C instead of orphaning servers.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """``["a.b=1"]`` -> ``{"a.b": "1"}``; a pair without ``=`` is a usage error."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--infratests-set {pair!r}: write KEY=VALUE, e.g. app.replicas=3", pair)
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+@dataclass(frozen=True)
+class ProfileSource:
+    """Where the profile comes from: a file (or none) and command-line overrides."""
+
+    path: Path | None
+    overrides: dict[str, str]
+
+    def load(self, extra: dict[str, str] | None = None) -> Profile:
+        return load_profile(self.path, {**self.overrides, **(extra or {})})
+
+
+@pytest.fixture(scope="session")
+def infratests_profile_source(pytestconfig: pytest.Config) -> ProfileSource:
+    option = pytestconfig.getoption("infratests_profile")
+    path = Path(option) if option else find_profile_file(pytestconfig.rootpath)
+    return ProfileSource(path, parse_overrides(pytestconfig.getoption("infratests_set")))
+
+
+@pytest.fixture(scope="session")
+def infratests_profile(infratests_profile_source: ProfileSource) -> Profile:
+    """The validated profile: CLI overrides over the profile file over defaults."""
+    return infratests_profile_source.load()
+
+
+@pytest.fixture(scope="session")
+def infratests_session(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """This run's session: reaps dead runs' leftovers first, removes everything at the end."""
+    session = open_session()
+    yield session
+    if not request.config.stash.get(_kept_key, False):
+        session.close()
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest, infratests_profile: Profile,
+          infratests_session: Session) -> Iterator[Stack]:
+    """The shared stack (nginx -> apps -> PgBouncer -> Postgres, Redis nodes, fault proxy)."""
+    running = Stack(infratests_profile, infratests_session)
+    with running:
+        request.config.stash[_stack_key] = running
+        yield running
+        if request.config.getoption("infratests_keep") and request.session.testsfailed:
+            _keep(running, request.config)
+
+
+@pytest.fixture
+def stack_factory(infratests_profile_source: ProfileSource,
+                  infratests_session: Session) -> Callable[..., AbstractContextManager[Stack]]:
+    """Start a private stack with profile overrides: ``with stack_factory({"app.replicas": "1"}) as s``.
+
+    For destructive scenarios and mutants (broken variants); torn down at the context's end.
+    """
+    counter = itertools.count(1)
+
+    @contextmanager
+    def factory(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
+        profile = infratests_profile_source.load(overrides)
+        private = Session(infratests_session.id, infratests_session.dir / f"s{next(counter)}")
+        private.dir.mkdir(parents=True, exist_ok=True)
+        with Stack(profile, private) as running:
+            yield running
+
+    return factory
+
+
+def _keep(running: Stack, config: pytest.Config) -> None:
+    """Leave the stack up after this run (the next run's janitor or `infratests down` reaps it)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line("infratests: stack kept up for inspection (`infratests down` removes it):")
+        for service in running:
+            reporter.write_line(f"  {service.name}: {service.endpoint.url}")
+    running.services.clear()
+    config.stash[_kept_key] = True
+
+
+@pytest.fixture(scope="session")
+def postgres(stack: Stack) -> Service:
+    return stack["postgres"]
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(stack: Stack) -> Service:
+    return stack["pgbouncer"]
+
+
+@pytest.fixture(scope="session")
+def nginx(stack: Stack) -> Service:
+    return stack["nginx"]
+
+
+@pytest.fixture(scope="session")
+def redis_nodes(stack: Stack) -> list[Service]:
+    return [service for service in stack if service.kind == "redis" and service.name != "redis-cache"]
+
+
+@pytest.fixture(scope="session")
+def app_replicas(stack: Stack) -> list[Service]:
+    return [service for service in stack if service.kind == "app"]
+
+
+@pytest.fixture
+def fresh_database(stack: Stack) -> Iterator[str]:
+    """A new database cloned from the template for this test; its DSN (direct to Postgres)."""
+    from infratests.stack.resets import fresh_database as clone
+
+    with clone(stack) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def clean_redis(stack: Stack) -> Iterator[None]:
+    """Every Redis node flushed before the test."""
+    from infratests.stack.resets import flush_redis
+
+    flush_redis(stack)
+    yield
+
+
+@pytest.fixture
+def faults(stack: Stack) -> Iterator[Any]:
+    """The network fault API; every fault is healed after the test, also when it failed."""
+    api = stack.faults
+    api.heal_all()
+    yield api
+    api.heal_all()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    report = yield
+    running = item.config.stash.get(_stack_key, None)
+    if report.failed and running is not None and "stack" in getattr(item, "fixturenames", ()):
+        for service in running:
+            report.sections.append((f"infratests log: {service.name}", service.logs(30)))
+    return report
