@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -60,10 +61,21 @@ async def _open_clients(state: AppState) -> None:
     state.http = httpx.AsyncClient(timeout=settings.breaker_call_timeout_ms / 1000)
     state.pool = open_pool(settings)
     if settings.ready_early:
-        await state.pool.open(wait=False)  # mutant: serve before the pool can
+        await state.pool.open(wait=False)  # mutant: serve before the pool can (breaks C-GS-5)
+        state.background = asyncio.ensure_future(_late_schema(state))
         return
     await state.pool.open(wait=True, timeout=settings.pool_open_timeout_ms / 1000)
     await ensure_schema(state.pool, settings)
+
+
+async def _late_schema(state: AppState) -> None:
+    from infratests.refapp.db import ensure_schema
+
+    try:
+        await state.pool.wait(timeout=state.settings.pool_open_timeout_ms / 1000)
+        await ensure_schema(state.pool, state.settings)
+    except Exception as exc:  # the mutant keeps serving; the failure is only logged
+        log.error("late pool open failed", extra={"error": repr(exc)})
 
 
 async def _close_clients(state: AppState) -> None:

@@ -111,7 +111,7 @@ class RefappMiddleware:
 
 async def _reject_draining(send: Send) -> None:
     """503 + Connection: close, so a proxy retries another upstream and this socket goes away (C-GS-2)."""
-    await _json(send, 503, {"error": "draining"}, extra=[(b"connection", b"close"), (b"retry-after", b"1")])
+    await _json(send, 503, {"status": "draining", "error": "draining"}, extra=[(b"connection", b"close"), (b"retry-after", b"1")])
 
 
 async def _json(send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -26,6 +26,7 @@ class AppState:
     http: Any = None
     sentry: Any = None
     health_limiter: Any = None
+    background: Any = None
     draining: bool = False
     in_flight: int = 0
     started_at: float = field(default_factory=time.time)
