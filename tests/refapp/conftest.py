@@ -84,6 +84,18 @@ def redis_server(workdir: Path) -> Iterator[tuple[int, subprocess.Popen]]:
 
 
 @pytest.fixture(scope="session")
+def spawn_redis(tmp_short: Path) -> Callable[[], contextlib.AbstractContextManager]:
+    """Factory: ``with spawn_redis() as (port, proc):`` a fresh Redis node a test may stop."""
+    return lambda: redis_server(tmp_short)
+
+
+@pytest.fixture(scope="session")
+def unused_port() -> Callable[[], int]:
+    """Factory of free 127.0.0.1 ports (nothing listens there)."""
+    return free_port
+
+
+@pytest.fixture(scope="session")
 def redis_nodes(tmp_short: Path) -> Iterator[list[int]]:
     """Four Redis ports: [cache, lock1, lock2, lock3]."""
     with contextlib.ExitStack() as stack:
