@@ -1,0 +1,51 @@
+"""A tiny real HTTP target for the load tests: ``python target_app.py FD`` serves on a bound socket.
+
+Endpoints: ``/fast`` (200), ``/slow?ms=N`` (200 after N ms), ``/error``
+(500), ``/reset`` (headers sent, then the connection is dropped mid-body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+
+async def fast(_: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+async def slow(request: Request) -> PlainTextResponse:
+    await asyncio.sleep(int(request.query_params.get("ms", "100")) / 1000)
+    return PlainTextResponse("slow")
+
+
+async def error(_: Request) -> PlainTextResponse:
+    return PlainTextResponse("boom", status_code=500)
+
+
+class _Reset:
+    """Promise 1000 bytes, send none, fail: uvicorn drops the connection mid-response."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"1000")]})
+        raise ConnectionResetError("target drops the connection on purpose")
+
+
+app = Starlette(routes=[Route("/fast", fast), Route("/slow", slow), Route("/error", error),
+                        Route("/reset", _Reset())])
+
+if __name__ == "__main__":
+    # socket(fileno=...) detects AF_INET; uvicorn's own ``fd=`` assumes AF_UNIX and so
+    # never sets TCP_NODELAY, which adds 40 ms delayed-ACK stalls to every response.
+    listener = socket.socket(fileno=int(sys.argv[1]))
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[listener])
