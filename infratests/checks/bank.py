@@ -50,7 +50,7 @@ def check(history: History, *, total: float, accounts: Collection[str],
 def _check_read(op: Op, total: float, expected: frozenset[str], allow_negative: bool,
                 out: list[Violation], totals: list[tuple[float, float]]) -> None:
     balances = op.value
-    if not isinstance(balances, Mapping):
+    if type(balances) is not dict and not isinstance(balances, Mapping):
         out.append(Violation.at("malformed-read", op, "ok read value is not {account: balance}"))
         return
     seen = sum(balances.values())

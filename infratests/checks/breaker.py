@@ -30,6 +30,7 @@ mostly serial, and overlapping calls are judged leniently.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -170,14 +171,15 @@ class _Machine:
 def _fault_stats(calls: list[tuple[Op, Op, bool]],
                  faults: Sequence[tuple[float, float]]) -> list[dict[str, Any]]:
     """Per fault window: calls reached/rejected, reached before the first rejection."""
+    starts = [inv.time for inv, _, _ in calls]  # calls are in invoke order
     summary = []
     for start, end in faults:
-        inside = [(inv, r) for inv, _, r in calls if start <= inv.time < end]
-        first_reject = next((inv.time for inv, r in inside if not r), None)
+        inside = calls[bisect_left(starts, start):bisect_left(starts, end)]
+        first_reject = next((i for i, (_, _, r) in enumerate(inside) if not r), len(inside))
+        reached = sum(r for _, _, r in inside)
         summary.append({
-            "start": start, "end": end, "reached": sum(r for _, r in inside),
-            "rejected": sum(not r for _, r in inside),
-            "reached_before_open": sum(r for inv, r in inside
-                                       if first_reject is None or inv.time < first_reject),
-            "open_after": None if first_reject is None else first_reject - start})
+            "start": start, "end": end, "reached": reached, "rejected": len(inside) - reached,
+            "reached_before_open": first_reject,
+            "open_after": inside[first_reject][0].time - start if first_reject < len(inside)
+            else None})
     return summary

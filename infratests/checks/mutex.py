@@ -30,6 +30,7 @@ class _Section(NamedTuple):
     start: float
     end: float
     ok: bool
+    token: object
     op: Op
 
 
@@ -63,7 +64,7 @@ def _sections(history: History,
     for op in history.ops:
         if op.f != f or op.type not in (OpType.OK, OpType.INFO):
             continue
-        value = op.value if isinstance(op.value, Mapping) else {}
+        value = op.value if type(op.value) is dict or isinstance(op.value, Mapping) else {}
         start, end = value.get("start"), value.get("end")
         if start is None or end is None or end < start:
             if op.type is OpType.OK:
@@ -72,7 +73,8 @@ def _sections(history: History,
             else:
                 untimed += 1
             continue
-        jobs.setdefault(value.get("job"), []).append(_Section(start, end, op.type is OpType.OK, op))
+        section = _Section(start, end, op.type is OpType.OK, value.get("token"), op)
+        jobs.setdefault(value.get("job"), []).append(section)
     return jobs, malformed, untimed
 
 
@@ -95,12 +97,8 @@ def _sweep(job: Hashable, sections: list[_Section]) -> list[Violation]:
 
 def _overlap(kind: str, job: Hashable, a: _Section, b: _Section) -> Violation:
     amount = min(a.end, b.end) - b.start
-    return Violation.at(kind, b.op, f"job {job!r}: token {_token(b)} {_span(b)} overlaps token "
-                        f"{_token(a)} {_span(a)} by {amount:.6f}s", (a.op, b.op), severity=amount)
-
-
-def _token(s: _Section) -> object:
-    return s.op.value.get("token")
+    return Violation(kind, b.op.time, b.op.wall, f"job {job!r}: token {b.token} {_span(b)} "
+                     f"overlaps token {a.token} {_span(a)} by {amount:.6f}s", (a.op, b.op), amount)
 
 
 def _span(s: _Section) -> str:
