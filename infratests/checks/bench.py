@@ -159,3 +159,9 @@ def run_bench(n_ops: int = 1_000_000) -> dict[str, Any]:
                                   for c in report["checkers"].values())
     print(json.dumps(report, indent=2))
     return report
+
+
+if __name__ == "__main__":  # python -m infratests.checks.bench [n_ops]
+    import sys
+
+    run_bench(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)

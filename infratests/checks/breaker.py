@@ -133,9 +133,14 @@ class _Machine:
             self.roles[id(inv)] = "trial"
             self._enter("half-open", inv.time)
         elif inv.time > opened_comp.time:
-            kind = "reached-while-open" if self.rejected_since_open else "not-opened"
-            self._flag(kind, comp, f"reached the dependency {inv.time - opened_comp.time:.3f}s "
-                       f"after failure {self.threshold} opened the breaker", (opened_comp, comp))
+            since = inv.time - opened_comp.time
+            if self.rejected_since_open:
+                self._flag("reached-while-open", comp, f"reached the dependency {since:.3f}s into "
+                           f"the open period (reset timeout {self.reset}s)", (opened_comp, comp))
+            else:
+                self._flag("not-opened", comp, f"reached the dependency {since:.3f}s after the "
+                           "failure that should have opened the breaker; nothing rejected since",
+                           (opened_comp, comp))
 
     def outcome(self, inv: Op, comp: Op) -> None:
         role = self.roles.pop(id(inv), None)

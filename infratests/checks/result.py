@@ -116,12 +116,14 @@ def assert_holds(result: CheckResult) -> CheckResult:
 
 
 def format_op(op: Op) -> str:
-    """``p3 ok read {'a': 10, ...} @t=12.301`` — bounded length, even for huge values."""
+    """``p3 ok read {'a': 10, ...} status=200 @t=12.301``: bounded length, even for huge values."""
     text = f"p{op.process} {op.type.value} {op.f}"
     if op.value is not None:
         text += f" {_repr.repr(op.value)}"
     if op.error:
         text += f" error={_repr.repr(op.error)}"
+    if op.extra:
+        text += " " + " ".join(f"{k}={_repr.repr(v)}" for k, v in list(op.extra.items())[:4])
     return f"{text} @t={op.time:.3f}"
 
 

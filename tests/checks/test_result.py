@@ -58,3 +58,8 @@ def test_result_is_frozen() -> None:
     result = CheckResult("C-X-1", True)
     with pytest.raises(AttributeError):
         result.valid = False  # type: ignore[misc]
+
+
+def test_format_op_shows_extra_fields() -> None:
+    op = Op(0, OpType.FAIL, "call", None, time=2.0, extra={"reached_dependency": False})
+    assert format_op(op) == "p0 fail call reached_dependency=False @t=2.000"
