@@ -9,5 +9,12 @@ from infratests.load.result import LoadResult
 from infratests.load.runner import LoadSpec, LocustRun, run_load
 from infratests.load.stats import EndpointStats
 
-__all__ = ["LoadSpec", "LocustRun", "LoadResult", "EndpointStats", "run_load", "load_history",
-           "completion_type"]
+__all__ = [
+           "EndpointStats",
+           "LoadResult",
+           "LoadSpec",
+           "LocustRun",
+           "completion_type",
+           "load_history",
+           "run_load",
+]

@@ -20,7 +20,7 @@ from infratests.errors import ServiceError, UnsupportedOperation
 from infratests.load import preflight
 from infratests.load.runner import LoadSpec, run_load
 
-__all__ = ["BenchResult", "run_wrk", "bench_load"]
+__all__ = ["BenchResult", "bench_load", "run_wrk"]
 
 _RATE = re.compile(r"^Requests/sec:\s+([0-9.]+)", re.MULTILINE)
 

@@ -27,7 +27,7 @@ from typing import Any
 from infratests.load.budget import Budget
 from infratests.load.runner import LoadSpec, LocustRun
 
-__all__ = ["Step", "StepResult", "CapacityReport", "doubling", "staircase", "search_capacity", "budget_from"]
+__all__ = ["CapacityReport", "Step", "StepResult", "budget_from", "doubling", "search_capacity", "staircase"]
 
 
 @dataclass(frozen=True)

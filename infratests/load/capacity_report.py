@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from infratests.load.capacity import CapacityReport
 
-__all__ = ["write_reports", "write_json", "write_markdown", "write_plot"]
+__all__ = ["write_json", "write_markdown", "write_plot", "write_reports"]
 
 
 def write_reports(report: CapacityReport, out_dir: Path) -> dict[str, Path]:
@@ -35,8 +35,8 @@ def write_markdown(report: CapacityReport, path: Path) -> None:
     lines = [
         "# Capacity (C-CAP-1, C-CAP-2)", "",
         f"Budget per step: p99 <= {budget.p99_ms:g} ms, errors <= {budget.max_error_rate:.2%}.",
-        f"Targets: min_rps {budget.min_rps if budget.min_rps is not None else '-'}, "
-        f"min_users {budget.min_users if budget.min_users is not None else '-'}.", "",
+        (f"Targets: min_rps {budget.min_rps if budget.min_rps is not None else '-'}, "
+         f"min_users {budget.min_users if budget.min_users is not None else '-'}."), "",
         f"| {_offered_label(report)} | users | req/s | p50 ms | p95 ms | p99 ms | errors | locust cpu | verdict |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]

@@ -19,7 +19,7 @@ from infratests.load.bench import bench_load
 from infratests.load.capacity import budget_from, doubling, search_capacity, staircase
 from infratests.load.runner import LoadSpec, run_load
 
-__all__ = ["capacity_main", "bench_main", "run_main"]
+__all__ = ["bench_main", "capacity_main", "run_main"]
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 from infratests.checks.history import History, Op, OpType
 from infratests.errors import ConfigError
 
-__all__ = ["history_files", "read_rows", "completion_type", "rows_to_history", "load_history"]
+__all__ = ["completion_type", "history_files", "load_history", "read_rows", "rows_to_history"]
 
 
 def history_files(path: Path) -> list[Path]:

@@ -14,8 +14,15 @@ from urllib.parse import urlsplit
 
 from infratests.errors import ConfigError, ServiceError
 
-__all__ = ["LOCUSTFILES_DIR", "resolve_locustfile", "declared_classes", "check_user_classes",
-           "check_positive", "probe_host", "host_address"]
+__all__ = [
+    "LOCUSTFILES_DIR",
+    "check_positive",
+    "check_user_classes",
+    "declared_classes",
+    "host_address",
+    "probe_host",
+    "resolve_locustfile",
+]
 
 #: The suite's locustfiles (``locustfiles/`` next to the package in a source checkout).
 LOCUSTFILES_DIR = Path(__file__).resolve().parents[2] / "locustfiles"

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "CpuSample", "LocustProcesses"]
+__all__ = ["CpuSample", "LocustProcesses", "cpu_seconds"]
 
 try:
     import psutil

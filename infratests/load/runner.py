@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from infratests.errors import ConfigError, InfratestsError
 from infratests.load import preflight
@@ -99,7 +100,7 @@ class LocustRun:
         self._result: LoadResult | None = None
         self._started = 0.0
 
-    def start(self) -> LocustRun:
+    def start(self) -> Self:
         files = self.spec.validate()
         self.workdir.mkdir(parents=True, exist_ok=True)
         deadline = self.spec.deadline_s or self.spec.duration_s + 30.0
@@ -128,7 +129,7 @@ class LocustRun:
             raise InfratestsError("the Locust run has not finished yet", self.spec)
         return self._result
 
-    def __enter__(self) -> LocustRun:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_: object) -> None:

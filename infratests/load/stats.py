@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EndpointStats", "percentile", "stats_from_locust_json", "stats_from_rows", "aggregate"]
+__all__ = ["EndpointStats", "aggregate", "percentile", "stats_from_locust_json", "stats_from_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class EndpointStats:
 
 
 def percentile(buckets: Mapping[float, int], total: int, fraction: float) -> float:
-    """Locust's rule: the smallest bucket value that ``fraction`` of requests finished within."""
+    """Locust's rule: the largest bucket value with at most ``fraction`` of the requests below it."""
     if total <= 0:
         return 0.0
     wanted = int(total * fraction)

@@ -1,4 +1,7 @@
-"""A tiny real HTTP target for the load tests: ``python target_app.py FD`` serves on a bound socket.
+"""A tiny real HTTP target for the load tests: ``python target_app.py FD [CERT KEY]``.
+
+It serves on an already-bound listening socket (FD), over TLS when a
+certificate and key are given.
 
 Endpoints: ``/fast`` (200), ``/slow?ms=N`` (200 after N ms), ``/error``
 (500), ``/reset`` (headers sent, then the connection is dropped mid-body).
@@ -47,5 +50,6 @@ if __name__ == "__main__":
     # socket(fileno=...) detects AF_INET; uvicorn's own ``fd=`` assumes AF_UNIX and so
     # never sets TCP_NODELAY, which adds 40 ms delayed-ACK stalls to every response.
     listener = socket.socket(fileno=int(sys.argv[1]))
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    tls = {"ssl_certfile": sys.argv[2], "ssl_keyfile": sys.argv[3]} if len(sys.argv) > 3 else {}
+    config = uvicorn.Config(app, log_level="warning", access_log=False, **tls)
     uvicorn.Server(config).run(sockets=[listener])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from infratests.checks.history import OpType
@@ -78,3 +79,13 @@ def test_distributed_run_with_two_workers(target: str, tmp_path: Path) -> None:
     assert set(result.cpu_cores) >= {"worker1", "worker2"}
     assert len(history_files(result.history_path)) == 2  # one part per worker
     _history_matches_stats(result.requests, result.history_path)
+
+
+def test_tls_is_verified_against_the_given_ca(tls_target: tuple[str, Path], tmp_path: Path) -> None:
+    url, ca = tls_target
+    spec = LoadSpec(TARGET_USERS, url, users=1, duration_s=2, user_classes=("FastUser",), rate_per_user=20)
+    trusted = run_load(replace(spec, ca_file=ca), tmp_path / "trusted")
+    assert trusted.requests > 0 and trusted.failures == 0
+    untrusted = run_load(spec, tmp_path / "untrusted")  # system store: the self-signed CA is unknown
+    rows = read_rows(untrusted.history_path)
+    assert rows and all(row["status"] == 0 and "CERTIFICATE_VERIFY_FAILED" in row["error"] for row in rows)
