@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from typing import Any
 
 from infratests.checks.history import History, Op, OpType
 from infratests.checks.result import CheckResult, Violation, make_result
