@@ -8,9 +8,10 @@ no session ``SET``; statement_timeout is ``SET LOCAL`` inside every transaction
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,18 +41,45 @@ _last_warning = 0.0
 
 def open_pool(settings: Settings) -> AsyncConnectionPool:
     """Build (not open) the app pool: max 20 / min 2, acquire 5 s, idle 10 s, lifetime 1 h, checked on checkout."""
-    return AsyncConnectionPool(
+    holder: list[AsyncConnectionPool] = []
+    pool = AsyncConnectionPool(
         settings.database_url,
         min_size=settings.pool_min,
         max_size=settings.pool_max,
         timeout=settings.pool_timeout_ms / 1000,
         max_idle=settings.pool_max_idle_s,
         max_lifetime=settings.pool_max_lifetime_s,
-        check=AsyncConnectionPool.check_connection,
-        kwargs={"autocommit": True, "prepare_threshold": None, "connect_timeout": 5},
+        check=_stale_check(holder),
+        kwargs={"autocommit": True, "prepare_threshold": None, "connect_timeout": 5,
+                "application_name": settings.instance},
         open=False,
         name="refapp",
     )
+    holder.append(pool)
+    return pool
+
+
+def _stale_check(holder: list[AsyncConnectionPool]) -> Callable[[AsyncConnection[Any]], Awaitable[None]]:
+    """Checkout check (C-POOL-5): a dead connection is discarded, and one sweep tests every idle one.
+
+    A restarted server or a cut link kills all idle connections at once; psycopg_pool
+    would otherwise find them one by one with a growing backoff (1 s, 2 s, ...) and
+    could run a caller past the acquire timeout.
+    """
+    sweeping: set[asyncio.Task[None]] = set()
+
+    async def check(conn: AsyncConnection[Any]) -> None:
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except Exception:
+            if holder and not sweeping:
+                log.warning("stale db connection discarded; checking the idle ones")
+                task = asyncio.ensure_future(holder[0].check())
+                sweeping.add(task)
+                task.add_done_callback(sweeping.discard)
+            raise
+
+    return check
 
 
 def _preamble(settings: Settings, isolation: str | None) -> str:
