@@ -67,15 +67,32 @@ def open_session() -> Session:
     return Session(session_id, directory)
 
 
-def reap_leftovers() -> list[str]:
-    """Kill and remove every session whose owner is gone; return their ids."""
+def reap_leftovers(include_live: bool = False) -> list[str]:
+    """Kill and remove every session whose owner is gone; return their ids.
+
+    ``include_live`` also ends sessions whose owner still runs: the owner gets
+    SIGTERM (it tears its stack down), whatever remains after 10 s is killed.
+    """
     root = runtime_root()
     reaped = []
     for directory in sorted(root.glob("*")) if root.is_dir() else []:
-        if directory.is_dir() and not _owner_alive(directory):
-            _kill_session(directory.name, directory)
-            reaped.append(directory.name)
+        if not directory.is_dir():
+            continue
+        if _owner_alive(directory):
+            if not include_live:
+                continue
+            _stop_owner(directory)
+        _kill_session(directory.name, directory)
+        reaped.append(directory.name)
     return reaped
+
+
+def _stop_owner(directory: Path) -> None:
+    pid = int((directory / "owner").read_text().split()[0])
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10.0
+    while directory.exists() and _owner_alive(directory) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def session_processes(session_id: str, directory: Path | None = None) -> list[int]:

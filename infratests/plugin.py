@@ -170,6 +170,18 @@ def app_replicas(stack: Stack) -> list[Service]:
 
 
 @pytest.fixture
+def https(stack: Stack) -> Iterator[Any]:
+    """An httpx client for the stack's public HTTPS URL (HTTP/2, verified against the session CA)."""
+    import httpx
+
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(stack.tls.ca))
+    with httpx.Client(base_url=stack.url, verify=context, http2=True, timeout=10.0) as client:
+        yield client
+
+
+@pytest.fixture
 def fresh_database(stack: Stack) -> Iterator[str]:
     """A new database cloned from the template for this test; its DSN (direct to Postgres)."""
     from infratests.stack.resets import fresh_database as clone

@@ -149,7 +149,7 @@ def _measure(case: Callable[[int], _Case], n_ops: int) -> dict[str, Any]:
 
 
 def run_bench(n_ops: int = 1_000_000) -> dict[str, Any]:
-    """Time each checker on an ``n_ops``-operation history; print and return the figures."""
+    """Time each checker on an ``n_ops``-operation history; return the figures."""
     report: dict[str, Any] = {"n_ops": n_ops, "budget_seconds": BUDGET_SECONDS,
                               "python": platform.python_version(), "checkers": {}}
     for name, case in _CASES.items():
@@ -158,11 +158,10 @@ def run_bench(n_ops: int = 1_000_000) -> dict[str, Any]:
     # the budget is per checker for up to 1M operations
     report["within_budget"] = n_ops <= 1_000_000 and all(
         c["check_seconds"] <= BUDGET_SECONDS for c in report["checkers"].values())
-    print(json.dumps(report, indent=2))
     return report
 
 
 if __name__ == "__main__":  # python -m infratests.checks.bench [n_ops]
     import sys
 
-    run_bench(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+    print(json.dumps(run_bench(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000), indent=2))

@@ -1,0 +1,60 @@
+"""The local-process backend satisfies the Service API, with real signals on a real Redis."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from infratests.config import load_profile
+from infratests.errors import PortInUse, ServiceError
+from infratests.janitor import Session
+from infratests.stack import redis
+from infratests.stack.local import LocalProcess, unprivileged_user
+from infratests.stack.ports import free_port
+from infratests.stack.service import Service, ServiceSpec
+
+
+def _redis(session: Session, port: int | None = None) -> LocalProcess:
+    profile = load_profile()
+    spec = redis.redis_spec(profile, "redis-t", port or free_port(), session.service_dir("redis-t"))
+    return LocalProcess(spec, session, unprivileged_user(profile.run_as), startup_timeout=10)
+
+
+def test_protocol_compliance(session: Session) -> None:
+    with _redis(session) as service:
+        assert isinstance(service, Service)
+        assert service.is_running() and service.is_ready()
+        service.pause()
+        assert not service.is_ready()
+        service.resume()
+        assert service.wait_ready(5).is_ready()
+        service.kill()
+        assert not service.is_running() and not service.is_ready()
+        service.restart()
+        assert service.is_ready()
+        assert service.terminate(10) == 0
+        assert "Ready to accept connections" in service.logs()
+    service.stop()  # idempotent
+
+
+def test_restart_can_stay_down(session: Session) -> None:
+    with _redis(session) as service:
+        service.restart(down_for=0.3)
+        assert service.is_ready()
+
+
+def test_start_refuses_a_busy_port(session: Session) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        service = _redis(session, squatter.getsockname()[1])
+        with pytest.raises(PortInUse, match="already answers"):
+            service.start()
+
+
+def test_exit_before_ready_carries_the_logs(session: Session) -> None:
+    spec = ServiceSpec(name="broken", kind="redis", argv=("redis-server", "--no-such-option", "1"),
+                       endpoint=_redis(session).endpoint, probe=lambda: socket.create_connection(("127.0.0.1", 1)))
+    with pytest.raises(ServiceError, match="broken exited before it was ready(.|\n)*no-such-option"):
+        LocalProcess(spec, session, None, startup_timeout=10).start()

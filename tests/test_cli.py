@@ -1,0 +1,64 @@
+"""The command line: bad input fails fast with one clear line; up --check measures and tears down."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from infratests.janitor import runtime_root
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "infratests.cli", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+
+
+def _sessions() -> set[str]:
+    root = runtime_root()
+    return {entry.name for entry in root.iterdir()} if root.is_dir() else set()
+
+
+def test_bad_override_fails_before_anything_starts() -> None:
+    before = _sessions()
+    done = _cli("up", "--check", "--set", "postgres.max_connections=many")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "infratests: postgres.max_connections = 'many' has the wrong type: write a whole number"]
+    assert _sessions() == before
+
+
+def test_unknown_profile_key_in_file(tmp_path: Path) -> None:
+    (tmp_path / "infratests.toml").write_text("[app]\nreplica = 3\n")
+    done = _cli("up", "--check", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown key app.replica: did you mean app.replicas?" in done.stderr
+
+
+def test_unknown_direct_link_is_named() -> None:
+    done = _cli("up", "--check", "--set", 'faults.direct_links=["app->nowhere"]')
+    assert done.returncode == 2
+    assert "faults.direct_links: unknown link 'app->nowhere'" in done.stderr
+
+
+def test_up_check_reports_ready_times_and_leaves_nothing() -> None:
+    before = _sessions()
+    done = _cli("up", "--check")
+    assert done.returncode == 0, done.stderr
+    ready = json.loads(done.stdout)["ready_s"]
+    assert {"postgres", "pgbouncer", "nginx", "app-1", "app-2", "faultproxy", "total"} <= set(ready)
+    assert _sessions() == before
+
+
+def test_doctor_says_what_is_installed() -> None:
+    done = _cli("doctor")
+    assert "[ok] postgres: postgres (PostgreSQL)" in done.stdout
+    assert "[ok] pgbouncer: PgBouncer" in done.stdout
+    assert done.returncode == 0, done.stdout
+
+
+def test_usage_errors_exit_2() -> None:
+    done = _cli("bench", "nothing")
+    assert done.returncode == 2
+    assert "invalid choice: 'nothing'" in done.stderr
