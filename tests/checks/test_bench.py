@@ -3,18 +3,13 @@
 No timing is asserted here: ``infratests bench checks`` reports the 1M-op figures.
 """
 
-import json
-
-import pytest
-
 from infratests.checks.bench import run_bench
 
 
-def test_bench_reports_every_checker_on_valid_histories(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_reports_every_checker_on_valid_histories() -> None:
     report = run_bench(n_ops=4000)
     assert set(report["checkers"]) == {"bank", "sets", "counter", "unique_ids", "mutex",
                                        "fencing", "breaker", "windows"}
     for name, figures in report["checkers"].items():
         assert (name, figures["valid"], figures["violations"]) == (name, True, 0)
         assert figures["ops"] >= 4000 - 2
-    assert json.loads(capsys.readouterr().out) == report
