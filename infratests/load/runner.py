@@ -22,7 +22,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -46,6 +46,9 @@ class LoadSpec:
     ``deadline_s`` (default: duration + 30 s) bounds the whole run; after it
     Locust gets SIGINT, and SIGKILL ``kill_grace_s`` later. ``workers`` > 0
     runs a master plus that many worker processes (C-CAP-3).
+    ``stop_timeout_s`` (Locust's ``--stop-timeout``) lets users finish the
+    request in flight when the run stops; without it such requests are
+    cancelled and appear in neither the stats nor the history.
     """
 
     locustfile: str | Path
@@ -62,6 +65,7 @@ class LoadSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     deadline_s: float | None = None
     kill_grace_s: float = 10.0
+    stop_timeout_s: float | None = None
     probe_timeout_s: float = 2.0
 
     def files(self) -> list[Path]:
@@ -76,7 +80,8 @@ class LoadSpec:
         preflight.check_user_classes(files, self.user_classes)
         preflight.check_positive(users=self.users, duration_s=self.duration_s,
                                  spawn_rate=self.spawn_rate, rate_per_user=self.rate_per_user,
-                                 target_rps=self.target_rps, deadline_s=self.deadline_s)
+                                 target_rps=self.target_rps, deadline_s=self.deadline_s,
+                                 kill_grace_s=self.kill_grace_s)
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}", "workers")
         preflight.probe_host(self.host, self.probe_timeout_s)
@@ -91,8 +96,11 @@ class LoadSpec:
 class LocustRun:
     """One Locust run as a context manager; ``result`` is available after it stopped."""
 
-    def __init__(self, spec: LoadSpec, workdir: Path | None = None) -> None:
+    def __init__(self, spec: LoadSpec, workdir: Path | None = None,
+                 on_spawn: Callable[[int], None] | None = None) -> None:
+        """``on_spawn(pgid)`` is called for each Locust process group (e.g. ``session.record_group``)."""
         self.spec = spec
+        self._on_spawn = on_spawn
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="infratests-locust-"))
         self.history_path = self.workdir / "history.jsonl"
         self._stats_base = self.workdir / "stats"
@@ -103,11 +111,14 @@ class LocustRun:
     def start(self) -> Self:
         files = self.spec.validate()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        deadline = self.spec.deadline_s or self.spec.duration_s + 30.0
-        self._procs = LocustProcesses(self._commands(files), self._env(), self.workdir,
-                                      deadline, self.spec.kill_grace_s)
+        deadline = self.spec.deadline_s or self.spec.duration_s + 30.0 + (self.spec.stop_timeout_s or 0)
+        grace = max(self.spec.kill_grace_s, (self.spec.stop_timeout_s or 0) + 5.0)
+        self._procs = LocustProcesses(self._commands(files), self._env(), self.workdir, deadline, grace)
         self._started = time.monotonic()
         self._procs.start()
+        if self._on_spawn is not None:
+            for child in self._procs.children.values():
+                self._on_spawn(child.pid)
         return self
 
     def wait(self) -> LoadResult:
@@ -140,6 +151,8 @@ class LocustRun:
         spec, base = self.spec, [sys.executable, "-m", "locust", "-f", ",".join(map(str, files))]
         main = [*base, "--headless", "--host", spec.host, "--json-file", str(self._stats_base),
                 "--only-summary", "--loglevel", "INFO"]
+        if spec.stop_timeout_s is not None:
+            main += ["--stop-timeout", f"{spec.stop_timeout_s:g}s"]
         if spec.shape_file is None:
             main += ["-u", str(spec.users), "-r", str(spec.spawn_rate or spec.users),
                      "-t", f"{spec.duration_s:g}s"]
