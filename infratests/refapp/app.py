@@ -25,7 +25,7 @@ from infratests.refapp.routes import misc_routes
 from infratests.refapp.settings import Settings
 from infratests.refapp.state import AppState
 
-__all__ = ["create_app", "STATIC_DIR", "STATIC_CACHE_CONTROL"]
+__all__ = ["STATIC_CACHE_CONTROL", "STATIC_DIR", "create_app"]
 
 log = logging.getLogger("refapp")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -54,9 +54,12 @@ async def _open_clients(state: AppState) -> None:
 
     settings = state.settings
     timeout = settings.ready_timeout_ms / 1000
-    state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    state.redis = aioredis.Redis.from_url(
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
     state.lock_clients = [
-        aioredis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0) for url in settings.redis_lock_urls
+        aioredis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        for url in settings.redis_lock_urls
     ]
     state.http = httpx.AsyncClient(timeout=settings.breaker_call_timeout_ms / 1000)
     state.pool = open_pool(settings)
@@ -74,7 +77,7 @@ async def _late_schema(state: AppState) -> None:
     try:
         await state.pool.wait(timeout=state.settings.pool_open_timeout_ms / 1000)
         await ensure_schema(state.pool, state.settings)
-    except Exception as exc:  # the mutant keeps serving; the failure is only logged
+    except Exception as exc:  # noqa: BLE001 (the mutant keeps serving; the failure is only logged)
         log.error("late pool open failed", extra={"error": repr(exc)})
 
 
@@ -91,7 +94,7 @@ async def _close_clients(state: AppState) -> None:
     for name, closing in closers:
         try:
             await closing
-        except Exception as exc:  # a dead dependency must not block exit
+        except Exception as exc:  # noqa: BLE001 (a dead dependency must not block exit)
             log.warning("close failed", extra={"client": name, "error": repr(exc)})
     if state.sentry is not None:
         state.sentry.flush(timeout=2.0)
@@ -116,14 +119,21 @@ def _error_handlers() -> dict[Any, Any]:
 
 def create_app(settings: Settings) -> tuple[RefappMiddleware, AppState]:
     """The ASGI app (middleware-wrapped Starlette) and its state; clients open in the lifespan."""
-    state = AppState(settings=settings, breaker=CircuitBreaker(
-        "dependency", settings.breaker_threshold, settings.breaker_reset_ms / 1000))
+    state = AppState(
+        settings=settings,
+        breaker=CircuitBreaker("dependency", settings.breaker_threshold, settings.breaker_reset_ms / 1000),
+    )
     state.health_limiter = RateLimiter(settings.health_rate_per_min)
     if settings.sentry_dsn:
         import sentry_sdk
 
-        sentry_sdk.init(dsn=settings.sentry_dsn, release=settings.app_version, default_integrations=False,
-                        auto_enabling_integrations=False, server_name=settings.instance)
+        sentry_sdk.init(
+            dsn=settings.sentry_dsn,
+            release=settings.app_version,
+            default_integrations=False,
+            auto_enabling_integrations=False,
+            server_name=settings.instance,
+        )
         state.sentry = sentry_sdk
 
     @contextlib.asynccontextmanager
@@ -133,8 +143,13 @@ def create_app(settings: Settings) -> tuple[RefappMiddleware, AppState]:
         yield
         await _close_clients(state)
 
-    routes = [*health_routes, *bank_routes, *job_routes, *misc_routes,
-              Mount("/static", _ImmutableStatic(directory=STATIC_DIR), name="static")]
+    routes = [
+        *health_routes,
+        *bank_routes,
+        *job_routes,
+        *misc_routes,
+        Mount("/static", _ImmutableStatic(directory=STATIC_DIR), name="static"),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=_error_handlers())
     app.state.refapp = state
     return RefappMiddleware(app, state, app.router), state

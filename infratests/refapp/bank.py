@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from infratests.refapp.db import transaction
 
-__all__ = ["InsufficientFunds", "transfer", "bank_routes"]
+__all__ = ["InsufficientFunds", "bank_routes", "transfer"]
 
 _RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
 
@@ -31,7 +31,8 @@ async def seed(request: Request) -> JSONResponse:
         await conn.execute("DELETE FROM refapp_accounts")
         async with conn.cursor() as cur:
             await cur.executemany(
-                "INSERT INTO refapp_accounts (id, balance) VALUES (%s, %s)", [(i, balance) for i in range(count)]
+                "INSERT INTO refapp_accounts (id, balance) VALUES (%s, %s)",
+                [(i, balance) for i in range(count)],
             )
     return JSONResponse({"accounts": count, "balance": balance, "total": count * balance})
 
@@ -39,11 +40,10 @@ async def seed(request: Request) -> JSONResponse:
 async def accounts(request: Request) -> JSONResponse:
     """All balances read in one transaction (one snapshot at REPEATABLE READ)."""
     state = request.app.state.refapp
-    async with state.pool.connection() as conn:
-        async with conn.transaction():
-            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            cur = await conn.execute("SELECT id, balance FROM refapp_accounts ORDER BY id")
-            rows = await cur.fetchall()
+    async with state.pool.connection() as conn, conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cur = await conn.execute("SELECT id, balance FROM refapp_accounts ORDER BY id")
+        rows = await cur.fetchall()
     balances = {str(i): b for i, b in rows}
     return JSONResponse({"balances": balances, "total": sum(balances.values())})
 

@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from infratests.refapp.settings import Settings
 
-__all__ = ["open_pool", "transaction", "pool_stats", "ensure_schema", "SCHEMA"]
+__all__ = ["SCHEMA", "ensure_schema", "open_pool", "pool_stats", "transaction"]
 
 log = logging.getLogger("refapp.db")
 
@@ -50,8 +50,12 @@ def open_pool(settings: Settings) -> AsyncConnectionPool:
         max_idle=settings.pool_max_idle_s,
         max_lifetime=settings.pool_max_lifetime_s,
         check=_stale_check(holder),
-        kwargs={"autocommit": True, "prepare_threshold": None, "connect_timeout": 5,
-                "application_name": settings.instance},
+        kwargs={
+            "autocommit": True,
+            "prepare_threshold": None,
+            "connect_timeout": 5,
+            "application_name": settings.instance,
+        },
         open=False,
         name="refapp",
     )
@@ -131,7 +135,10 @@ def _warn_if_busy(pool: AsyncConnectionPool, settings: Settings) -> None:
     now = time.monotonic()
     if usage > settings.pool_warn_ratio and now - _last_warning >= 1.0:
         _last_warning = now
-        log.warning("db pool usage high", extra={"pool_usage": round(usage, 3), **{"pool_" + k: v for k, v in stats.items()}})
+        log.warning(
+            "db pool usage high",
+            extra={"pool_usage": round(usage, 3), **{"pool_" + k: v for k, v in stats.items()}},
+        )
 
 
 async def ensure_schema(pool: AsyncConnectionPool, settings: Settings) -> None:

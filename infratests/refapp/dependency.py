@@ -34,7 +34,9 @@ def create_dependency_app() -> Starlette:
             await asyncio.sleep(behaviour["delay_ms"] / 1000)
         if behaviour["status"] != 200:
             return JSONResponse({"error": "injected"}, status_code=behaviour["status"])
-        return JSONResponse({"symbol": "INFRA", "price": round(random.uniform(90, 110), 2), "ts": time.time()})
+        return JSONResponse(
+            {"symbol": "INFRA", "price": round(random.uniform(90, 110), 2), "ts": time.time()}
+        )
 
     async def stats(request: Request) -> JSONResponse:
         return JSONResponse({"served": dict(served), "quote": served["quote"], **behaviour})
@@ -48,10 +50,14 @@ def create_dependency_app() -> Starlette:
         behaviour["status"] = int(body.get("status", behaviour["status"]))
         return JSONResponse(behaviour)
 
-    return Starlette(routes=[
-        Route("/quote", quote), Route("/stats", stats), Route("/health", health),
-        Route("/control", control, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/quote", quote),
+            Route("/stats", stats),
+            Route("/health", health),
+            Route("/control", control, methods=["POST"]),
+        ]
+    )
 
 
 def main() -> int:
@@ -60,8 +66,16 @@ def main() -> int:
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8100"))
-    uvicorn.run(create_dependency_app(), host=host, port=port, loop="uvloop", http="httptools",
-                log_level="warning", access_log=False, lifespan="off")
+    uvicorn.run(
+        create_dependency_app(),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
     return 0
 
 

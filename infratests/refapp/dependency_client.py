@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 
 from infratests.refapp.breaker import CircuitOpen, backoff_delay
 
-__all__ = ["fetch_quote", "DependencyError"]
+__all__ = ["DependencyError", "fetch_quote"]
 
 log = logging.getLogger("refapp.dependency")
 
@@ -25,7 +25,7 @@ async def _call_once(state: Any) -> dict[str, Any]:
     timeout = state.settings.breaker_call_timeout_ms / 1000
     try:
         response = await asyncio.wait_for(state.http.get(f"{state.settings.dependency_url}/quote"), timeout)
-    except (httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, httpx.HTTPError, OSError) as exc:
         raise DependencyError(f"{type(exc).__name__}: {exc}") from exc
     if response.status_code >= 400:
         raise DependencyError(f"dependency answered {response.status_code}")
@@ -38,7 +38,9 @@ async def fetch_quote(state: Any) -> JSONResponse:
     last = ""
     for attempt in range(settings.retry_attempts):
         if attempt:
-            await asyncio.sleep(backoff_delay(attempt - 1, settings.retry_base_ms / 1000, settings.retry_max_ms / 1000))
+            await asyncio.sleep(
+                backoff_delay(attempt - 1, settings.retry_base_ms / 1000, settings.retry_max_ms / 1000)
+            )
         try:
             quote = await state.breaker.call(lambda: _call_once(state))
         except CircuitOpen as exc:
@@ -48,4 +50,6 @@ async def fetch_quote(state: Any) -> JSONResponse:
             log.warning("dependency call failed", extra={"attempt": attempt + 1, "error": last})
             continue
         return JSONResponse({"quote": quote, "attempts": attempt + 1, "breaker": state.breaker.state.name})
-    return JSONResponse({"error": f"dependency failed: {last}", "breaker": state.breaker.state.name}, status_code=502)
+    return JSONResponse(
+        {"error": f"dependency failed: {last}", "breaker": state.breaker.state.name}, status_code=502
+    )

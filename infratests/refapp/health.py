@@ -14,14 +14,14 @@ import hmac
 import ipaddress
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-__all__ = ["is_internal", "client_key", "TokenBucket", "RateLimiter", "health_routes"]
+__all__ = ["RateLimiter", "TokenBucket", "client_key", "health_routes", "is_internal"]
 
 _PROXY_HEADERS = ("x-forwarded-for", "x-real-ip", "x-external")
 
@@ -87,7 +87,7 @@ class RateLimiter:
 
 
 def _brief(status: str = "ok", code: int = 200) -> JSONResponse:
-    return JSONResponse({"status": status, "timestamp": datetime.now(timezone.utc).isoformat()}, status_code=code)
+    return JSONResponse({"status": status, "timestamp": datetime.now(UTC).isoformat()}, status_code=code)
 
 
 def _guard(request: Request) -> JSONResponse | None:
@@ -136,23 +136,27 @@ async def detailed(request: Request) -> JSONResponse:
     if not internal and not state.settings.leak_health_details:
         return _brief()
     deps = await check_dependencies(state)
-    return JSONResponse({
-        "status": "ok" if all(v == "ok" for v in deps.values()) else "degraded",
-        "timestamp": datetime.now(timezone.utc).isoformat(),
-        "instance": state.settings.instance,
-        "version": state.settings.app_version,
-        "uptime_s": round(time.monotonic() - state.started_mono, 3),
-        "memory_rss_bytes": _rss_bytes(),
-        "pid": os.getpid(),
-        "draining": state.draining,
-        "dependencies": deps,
-    })
+    return JSONResponse(
+        {
+            "status": "ok" if all(v == "ok" for v in deps.values()) else "degraded",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "instance": state.settings.instance,
+            "version": state.settings.app_version,
+            "uptime_s": round(time.monotonic() - state.started_mono, 3),
+            "memory_rss_bytes": _rss_bytes(),
+            "pid": os.getpid(),
+            "draining": state.draining,
+            "dependencies": deps,
+        }
+    )
 
 
 async def check_dependencies(state: Any) -> dict[str, str]:
     """DB ``select 1`` and Redis PING, each bounded by the ready timeout; "ok" or the error class."""
     timeout = state.settings.ready_timeout_ms / 1000
-    db, cache = await asyncio.gather(_probe(_db_ping(state, timeout), timeout), _probe(state.redis.ping(), timeout))
+    db, cache = await asyncio.gather(
+        _probe(_db_ping(state, timeout), timeout), _probe(state.redis.ping(), timeout)
+    )
     return {"db": db, "redis": cache}
 
 
@@ -164,9 +168,9 @@ async def _db_ping(state: Any, timeout: float) -> None:
 async def _probe(awaitable: Any, timeout: float) -> str:
     try:
         await asyncio.wait_for(awaitable, timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return "timeout"
-    except Exception as exc:  # any failure means "not ok"; the class name says which
+    except Exception as exc:  # noqa: BLE001 (any failure is "not ok"; the class name says which)
         return type(exc).__name__
     return "ok"
 

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from infratests.refapp.redlock import Lease, LockContended, LockUnavailable, Redlock
 
-__all__ = ["job_routes", "BEGIN_FENCED", "END_FENCED"]
+__all__ = ["BEGIN_FENCED", "END_FENCED", "job_routes"]
 
 log = logging.getLogger("refapp.jobs")
 
@@ -68,7 +68,9 @@ async def _keep_extended(lock: Redlock, lease: Lease, work: asyncio.Task[None]) 
             return
 
 
-async def _critical_section(state: Any, job: str, token: int, work_ms: int, lock: Redlock, lease: Lease) -> dict:
+async def _critical_section(
+    state: Any, job: str, token: int, work_ms: int, lock: Redlock, lease: Lease
+) -> dict:
     fencing = state.settings.fencing
     params = {"job": job, "token": token, "instance": state.settings.instance}
     row = await _sql(state, BEGIN_FENCED if fencing else BEGIN_UNFENCED, params)
@@ -88,7 +90,9 @@ async def _critical_section(state: Any, job: str, token: int, work_ms: int, lock
     finally:
         if keeper is not None:
             keeper.cancel()
-    end = await _sql(state, END_FENCED if fencing else END_UNFENCED, {**params, "id": row[0], "completed": completed})
+    end = await _sql(
+        state, END_FENCED if fencing else END_UNFENCED, {**params, "id": row[0], "completed": completed}
+    )
     if end is None:
         return {"fenced_ok": False, "start": None, "end": None, "completed": completed}
     return {"fenced_ok": True, "start": end[0].timestamp(), "end": end[1].timestamp(), "completed": completed}
@@ -99,8 +103,12 @@ async def run_job(request: Request) -> JSONResponse:
     state = request.app.state.refapp
     job = request.path_params["name"]
     work_ms = int(request.query_params.get("work_ms", "100"))
-    lock = Redlock(state.lock_clients, state.settings.lock_ttl_ms, state.settings.lock_drift_factor,
-                   state.settings.lock_node_timeout_ms / 1000)
+    lock = Redlock(
+        state.lock_clients,
+        state.settings.lock_ttl_ms,
+        state.settings.lock_drift_factor,
+        state.settings.lock_node_timeout_ms / 1000,
+    )
     try:
         lease = await lock.acquire(f"{state.settings.cache_prefix}lock:{job}")
     except LockContended as exc:
@@ -116,7 +124,9 @@ async def run_job(request: Request) -> JSONResponse:
     finally:
         await lock.release(lease)
     status = 200 if result["completed"] else 409
-    return JSONResponse({"job": job, "token": token, "instance": state.settings.instance, **result}, status_code=status)
+    return JSONResponse(
+        {"job": job, "token": token, "instance": state.settings.instance, **result}, status_code=status
+    )
 
 
 async def sections(request: Request) -> JSONResponse:
@@ -129,7 +139,9 @@ async def sections(request: Request) -> JSONResponse:
     async with state.pool.connection() as conn:
         cur = await conn.execute(
             "SELECT id, token, instance, start_ts, end_ts, accepted, completed FROM refapp_job_sections"
-            " WHERE job = %s ORDER BY id", (request.path_params["name"],))
+            " WHERE job = %s ORDER BY id",
+            (request.path_params["name"],),
+        )
         rows = await cur.fetchall()
     keys = ("id", "token", "instance", "start", "end", "accepted", "completed")
     out = [dict(zip(keys, (v.timestamp() if hasattr(v, "timestamp") else v for v in row))) for row in rows]

@@ -8,14 +8,19 @@ import logging
 import sys
 import time
 
-__all__ = ["request_id_var", "RequestIdFilter", "JsonFormatter", "setup_logging", "log"]
+__all__ = ["JsonFormatter", "RequestIdFilter", "log", "request_id_var", "setup_logging"]
 
 #: The id of the request being handled by the current task ("" outside requests).
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 log = logging.getLogger("refapp")
 
-_STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id", "color_message"}
+_STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",
+}
 
 
 class RequestIdFilter(logging.Filter):

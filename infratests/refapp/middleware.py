@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from infratests.refapp.logs import request_id_var
 from infratests.refapp.state import AppState
 
-__all__ = ["RefappMiddleware", "route_template", "incoming_request_id"]
+__all__ = ["RefappMiddleware", "incoming_request_id", "route_template"]
 
 log = logging.getLogger("refapp.http")
 _ALWAYS_SERVED = {"/health/live"}
@@ -25,7 +25,7 @@ def route_template(app: Any, scope: Scope) -> str:
     for route in getattr(app, "routes", []):
         match, _ = route.matches(scope)
         if match is Match.FULL:
-            return getattr(route, "path", scope["path"])
+            return str(getattr(route, "path", scope["path"]))
     return "unmatched"
 
 
@@ -78,7 +78,7 @@ class RefappMiddleware:
                 await _reject_draining(send_wrapper)
             else:
                 await self.app(scope, receive, send_wrapper)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (an app crash becomes a 500 + tracker event)
             self._capture(exc, rid, scope)
             if not status["sent"]:
                 await _json(send_wrapper, 500, {"error": "internal error", "request_id": rid})
@@ -94,8 +94,13 @@ class RefappMiddleware:
         metrics.duration.labels(scope["method"], route).observe(elapsed)
         log.info(
             "request",
-            extra={"method": scope["method"], "path": scope["path"], "route": route, "status": code,
-                   "duration_ms": round(elapsed * 1000, 2)},
+            extra={
+                "method": scope["method"],
+                "path": scope["path"],
+                "route": route,
+                "status": code,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
         )
 
     def _capture(self, exc: Exception, rid: str, scope: Scope) -> None:
@@ -111,10 +116,17 @@ class RefappMiddleware:
 
 async def _reject_draining(send: Send) -> None:
     """503 + Connection: close, so a proxy retries another upstream and this socket goes away (C-GS-2)."""
-    await _json(send, 503, {"status": "draining", "error": "draining"}, extra=[(b"connection", b"close"), (b"retry-after", b"1")])
+    await _json(
+        send,
+        503,
+        {"status": "draining", "error": "draining"},
+        extra=[(b"connection", b"close"), (b"retry-after", b"1")],
+    )
 
 
-async def _json(send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _json(
+    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})

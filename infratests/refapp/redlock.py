@@ -27,9 +27,7 @@ __all__ = [
 ]
 
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-_EXTEND = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
-)
+_EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 _CLOCK_DRIFT_CONSTANT_MS = 2.0
 
 
@@ -63,7 +61,9 @@ class Lease:
 class Redlock:
     """Acquire, extend and release one named lock on ``clients`` (redis.asyncio clients, one per node)."""
 
-    def __init__(self, clients: list[Any], ttl_ms: int, drift_factor: float = 0.01, node_timeout_s: float = 0.2):
+    def __init__(
+        self, clients: list[Any], ttl_ms: int, drift_factor: float = 0.01, node_timeout_s: float = 0.2
+    ):
         self.clients = clients
         self.ttl_ms = ttl_ms
         self.drift_factor = drift_factor
@@ -83,7 +83,9 @@ class Redlock:
             return Lease(resource, owner, started + remaining / 1000)
         await self._on_all(self._release_one, resource, owner)
         if answered < need:
-            raise LockUnavailable(f"lock {resource!r}: only {answered}/{len(self.clients)} nodes answered", resource)
+            raise LockUnavailable(
+                f"lock {resource!r}: only {answered}/{len(self.clients)} nodes answered", resource
+            )
         raise LockContended(f"lock {resource!r} is held ({granted}/{len(self.clients)} granted)", resource)
 
     async def extend(self, lease: Lease) -> Lease:
@@ -101,7 +103,9 @@ class Redlock:
         await self._on_all(self._release_one, lease.resource, lease.owner)
 
     async def _on_all(self, op: Any, resource: str, owner: str) -> list[Any]:
-        calls = [asyncio.wait_for(op(client, resource, owner), self.node_timeout_s) for client in self.clients]
+        calls = [
+            asyncio.wait_for(op(client, resource, owner), self.node_timeout_s) for client in self.clients
+        ]
         return await asyncio.gather(*calls, return_exceptions=True)
 
     async def _set_nx(self, client: Any, resource: str, owner: str) -> bool:

@@ -26,7 +26,7 @@ from infratests.refapp.app import create_app
 from infratests.refapp.settings import Settings
 from infratests.refapp.state import AppState
 
-__all__ = ["RefappServer", "serve", "FORCED_EXIT_CODE"]
+__all__ = ["FORCED_EXIT_CODE", "RefappServer", "serve"]
 
 log = logging.getLogger("refapp.server")
 FORCED_EXIT_CODE = 3
@@ -58,7 +58,9 @@ class RefappServer(uvicorn.Server):
         if self.state.draining:
             log.info("signal during drain ignored", extra={"signal": signal.Signals(sig).name})
             return
-        log.info("drain started", extra={"signal": signal.Signals(sig).name, "in_flight": self.state.in_flight})
+        log.info(
+            "drain started", extra={"signal": signal.Signals(sig).name, "in_flight": self.state.in_flight}
+        )
         if not settings.drain:
             os._exit(0)  # mutant REFAPP_DRAIN=off: in-flight requests are dropped
         self.state.draining = True
@@ -77,9 +79,11 @@ class RefappServer(uvicorn.Server):
 
 def _start_watchdog(timeout: float) -> None:
     """A thread, not a loop timer, so a blocked event loop cannot stop the forced exit (C-GS-3)."""
+
     def fire() -> None:
-        logging.getLogger("refapp.server").error("kill timeout exceeded; forcing exit",
-                                                 extra={"timeout_s": timeout})
+        logging.getLogger("refapp.server").error(
+            "kill timeout exceeded; forcing exit", extra={"timeout_s": timeout}
+        )
         for handler in logging.getLogger().handlers:
             handler.flush()
         os._exit(FORCED_EXIT_CODE)
@@ -93,8 +97,16 @@ def serve(settings: Settings, exec_started: float | None = None) -> int:
     """Run until drained; return the process exit code (0 clean, 1 startup failed)."""
     app, state = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools", ws="websockets-sansio",
-        lifespan="on", log_config=None, access_log=False, timeout_keep_alive=75,
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=None,
     )
     server = RefappServer(config, state)

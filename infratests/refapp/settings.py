@@ -181,5 +181,6 @@ def _check_consistency(settings: Settings) -> None:
         )
     if settings.retry_base_ms > settings.retry_max_ms:
         raise SettingsError(
-            f"REFAPP_RETRY_BASE_MS={settings.retry_base_ms} exceeds REFAPP_RETRY_MAX_MS", subject="REFAPP_RETRY_BASE_MS"
+            f"REFAPP_RETRY_BASE_MS={settings.retry_base_ms} exceeds REFAPP_RETRY_MAX_MS",
+            subject="REFAPP_RETRY_BASE_MS",
         )

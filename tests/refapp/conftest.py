@@ -74,8 +74,23 @@ def redis_server(workdir: Path) -> Iterator[tuple[int, subprocess.Popen]]:
     port = free_port()
     log = workdir / f"redis-{port}.log"
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)], stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         _wait(lambda: _tcp_open(port), 10, "redis", log)
         yield port, proc
@@ -103,19 +118,47 @@ def redis_nodes(tmp_short: Path) -> Iterator[list[int]]:
 
 
 def _as_postgres(cmd: list[str], log: Path, **kw) -> subprocess.Popen:
-    return subprocess.Popen(cmd, user="postgres", stdout=log.open("a"), stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd="/tmp", **kw)
+    return subprocess.Popen(
+        cmd,
+        user="postgres",
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd="/tmp",
+        **kw,
+    )
 
 
 @pytest.fixture(scope="session")
 def postgres(tmp_short: Path) -> Iterator[dict[str, int]]:
     """Postgres 15 and PgBouncer (pool_mode=transaction) in front: {"pg": port, "bouncer": port}."""
     data, log = tmp_short / "pg", tmp_short / "pg.log"
-    subprocess.run([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
-                   user="postgres", check=True, capture_output=True, cwd="/tmp")
+    subprocess.run(
+        [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
+        user="postgres",
+        check=True,
+        capture_output=True,
+        cwd="/tmp",
+    )
     pg_port, bouncer_port = free_port(), free_port()
-    pg = _as_postgres([str(PG_BIN / "postgres"), "-D", str(data), "-k", str(tmp_short), "-h", "127.0.0.1",
-                       "-p", str(pg_port), "-c", "fsync=off", "-c", "max_connections=100"], log)
+    pg = _as_postgres(
+        [
+            str(PG_BIN / "postgres"),
+            "-D",
+            str(data),
+            "-k",
+            str(tmp_short),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(pg_port),
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=100",
+        ],
+        log,
+    )
     bouncer = None
     try:
         _wait(lambda: _pg_ready(pg_port), 20, "postgres", log)
@@ -142,8 +185,10 @@ def _start_bouncer(workdir: Path, pg_port: int, port: int) -> subprocess.Popen:
         f"[databases]\npostgres = host=127.0.0.1 port={pg_port} dbname=postgres\n"
         f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
         "auth_type = trust\nauth_file = {auth}\npool_mode = transaction\ndefault_pool_size = 10\n"
-        "max_client_conn = 200\nignore_startup_parameters = extra_float_digits,options\n"
-        .replace("{auth}", str(workdir / "users.txt")))
+        "max_client_conn = 200\nignore_startup_parameters = extra_float_digits,options\n".replace(
+            "{auth}", str(workdir / "users.txt")
+        )
+    )
     (workdir / "users.txt").write_text('"postgres" ""\n')
     for path in (ini, workdir / "users.txt"):
         shutil.chown(path, "postgres", "postgres")
@@ -155,9 +200,14 @@ def dependency(tmp_short: Path) -> Iterator[str]:
     """The dependency service as a real subprocess; yields its base URL."""
     port = free_port()
     log = tmp_short / "dependency.log"
-    proc = subprocess.Popen([sys.executable, "-m", "infratests.refapp.dependency"], cwd=ROOT,
-                            env={**os.environ, "HOST": "127.0.0.1", "PORT": str(port)},
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infratests.refapp.dependency"],
+        cwd=ROOT,
+        env={**os.environ, "HOST": "127.0.0.1", "PORT": str(port)},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait(lambda: httpx.get(url + "/health").status_code == 200, 20, "dependency", log)
@@ -183,8 +233,9 @@ class RunningApp:
                 out.append(json.loads(line))
         return out
 
-    def wait_lines(self, done: Callable[[list[dict]], bool], keep: Callable[[dict], bool],
-                   timeout: float = 10) -> list[dict]:
+    def wait_lines(
+        self, done: Callable[[list[dict]], bool], keep: Callable[[dict], bool], timeout: float = 10
+    ) -> list[dict]:
         """Poll the log until the lines ``keep`` selects satisfy ``done``; return them."""
         deadline = time.monotonic() + timeout
         while True:
@@ -198,12 +249,16 @@ class RunningApp:
 def app_env(postgres: dict[str, int], redis_nodes: list[int], dependency: str) -> dict[str, str]:
     cache, *locks = redis_nodes
     return {
-        "HOST": "127.0.0.1", "INSTANCE": "app-t",
+        "HOST": "127.0.0.1",
+        "INSTANCE": "app-t",
         "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{postgres['bouncer']}/postgres",
         "REDIS_URL": f"redis://127.0.0.1:{cache}/0",
         "REDIS_LOCK_URLS": ",".join(f"redis://127.0.0.1:{p}/0" for p in locks),
-        "DEPENDENCY_URL": dependency, "HEALTH_SECRET": "s3cret-health", "CACHE_PREFIX": "t1:",
-        "APP_VERSION": "9.9.9", "REFAPP_DRAIN_DELAY_MS": "500",
+        "DEPENDENCY_URL": dependency,
+        "HEALTH_SECRET": "s3cret-health",
+        "CACHE_PREFIX": "t1:",
+        "APP_VERSION": "9.9.9",
+        "REFAPP_DRAIN_DELAY_MS": "500",
     }
 
 
@@ -216,11 +271,22 @@ def start_app(app_env: dict[str, str], tmp_short: Path) -> Callable[..., context
         port = free_port()
         log = tmp_short / f"app-{port}.log"
         env = {**os.environ, **app_env, "PORT": str(port), **overrides}
-        proc = subprocess.Popen([sys.executable, "-m", "infratests.refapp"], cwd=ROOT, env=env,
-                                stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "infratests.refapp"],
+            cwd=ROOT,
+            env=env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         app = RunningApp(f"http://127.0.0.1:{port}", proc, log)
         try:
-            _wait(lambda: proc.poll() is None and httpx.get(app.url + "/health").status_code == 200, 30, "app", log)
+            _wait(
+                lambda: proc.poll() is None and httpx.get(app.url + "/health").status_code == 200,
+                30,
+                "app",
+                log,
+            )
             yield app
         finally:
             _stop(proc, timeout=40)

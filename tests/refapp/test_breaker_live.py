@@ -34,8 +34,9 @@ def _quote(app):
 
 
 def test_breaker_opens_fails_fast_and_recovers(start_app, dep):  # C-CB-1..4
-    with start_app(REFAPP_BREAKER_RESET_MS="1500", REFAPP_RETRY_ATTEMPTS="1",
-                   REFAPP_BREAKER_CALL_TIMEOUT_MS="300") as app:
+    with start_app(
+        REFAPP_BREAKER_RESET_MS="1500", REFAPP_RETRY_ATTEMPTS="1", REFAPP_BREAKER_CALL_TIMEOUT_MS="300"
+    ) as app:
         assert _quote(app)[0] == 200 and _state(app) == 0
         httpx.post(dep + "/control", json={"status": 500})
         assert [_quote(app)[0] for _ in range(3)] == [502] * 3
@@ -56,7 +57,9 @@ def test_breaker_opens_fails_fast_and_recovers(start_app, dep):  # C-CB-1..4
 
 
 def test_breaker_never_mutant_and_bounded_retries(start_app, dep):  # C-CB-1 mutant, C-CB-5
-    with start_app(REFAPP_BREAKER_THRESHOLD="never", REFAPP_RETRY_ATTEMPTS="3", REFAPP_RETRY_BASE_MS="20") as app:
+    with start_app(
+        REFAPP_BREAKER_THRESHOLD="never", REFAPP_RETRY_ATTEMPTS="3", REFAPP_RETRY_BASE_MS="20"
+    ) as app:
         httpx.post(dep + "/control", json={"status": 503})
         before = _served(dep)
         assert [_quote(app)[0] for _ in range(4)] == [502] * 4

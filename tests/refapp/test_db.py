@@ -36,8 +36,12 @@ def test_transaction_helper_commits_or_rolls_back(app_env):  # C-TX-1
 
 @pytest.fixture(scope="module")
 def small_pool_app(start_app):
-    with start_app(REFAPP_POOL_MAX="2", REFAPP_POOL_MIN="1", REFAPP_POOL_TIMEOUT_MS="500",
-                   REFAPP_STATEMENT_TIMEOUT_MS="1000") as app:
+    with start_app(
+        REFAPP_POOL_MAX="2",
+        REFAPP_POOL_MIN="1",
+        REFAPP_POOL_TIMEOUT_MS="500",
+        REFAPP_STATEMENT_TIMEOUT_MS="1000",
+    ) as app:
         yield app
 
 
@@ -76,7 +80,9 @@ def _transfer_storm(app, moves, readers: int) -> tuple[list[int], list[int]]:
 
     with concurrent.futures.ThreadPoolExecutor(10) as pool:
         codes = pool.map(lambda m: move(m).status_code, moves)
-        totals = pool.map(lambda _: httpx.get(app.url + "/accounts", timeout=30).json()["total"], range(readers))
+        totals = pool.map(
+            lambda _: httpx.get(app.url + "/accounts", timeout=30).json()["total"], range(readers)
+        )
         return list(codes), list(totals)
 
 

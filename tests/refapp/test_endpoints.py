@@ -30,8 +30,9 @@ def test_detailed_health_only_for_internal_callers(app):  # C-HL-3
     assert internal["dependencies"] == {"db": "ok", "redis": "ok"}
     external = httpx.get(app.url + "/health/detailed", headers={"X-Real-IP": "203.0.113.9"}).json()
     assert set(external) == {"status", "timestamp"}
-    with_secret = httpx.get(app.url + "/health/detailed",
-                            headers={"X-Real-IP": "203.0.113.9", "X-Health-Secret": "s3cret-health"}).json()
+    with_secret = httpx.get(
+        app.url + "/health/detailed", headers={"X-Real-IP": "203.0.113.9", "X-Health-Secret": "s3cret-health"}
+    ).json()
     assert "uptime_s" in with_secret
     assert "s3cret-health" not in str(internal) + str(with_secret)
     assert "s3cret-health" not in app.log.read_text()
@@ -54,8 +55,10 @@ def test_request_id_generated_propagated_and_logged(app):  # C-OBS-1
     response = httpx.get(app.url + "/boom", headers={"X-Request-ID": rid})
     assert response.status_code == 500 and response.headers["x-request-id"] == rid
     # the access line is written after the response went out: poll for it
-    mine = app.wait_lines(lambda lines: {"unhandled error", "request"} <= {x["msg"] for x in lines},
-                          lambda line: line.get("request_id") == rid)
+    mine = app.wait_lines(
+        lambda lines: {"unhandled error", "request"} <= {x["msg"] for x in lines},
+        lambda line: line.get("request_id") == rid,
+    )
     assert all(line["request_id"] == rid for line in mine if line.get("path") == "/boom")
 
 
@@ -88,7 +91,9 @@ def test_static_assets_are_immutable(app):  # C-NGX-7
 def test_big_json_has_the_requested_size(app):  # C-NGX-2 input
     for size in (100, 5000):
         response = httpx.get(app.url + f"/json?bytes={size}")
-        assert abs(len(response.content) - size) <= 2 and response.headers["content-type"] == "application/json"
+        assert (
+            abs(len(response.content) - size) <= 2 and response.headers["content-type"] == "application/json"
+        )
 
 
 def test_websocket_echo(app):  # C-NGX-6 input

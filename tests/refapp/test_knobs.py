@@ -12,15 +12,20 @@ import httpx
 import pytest
 import redis
 
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
 def mutant(start_app):
     """One app with the independent data-path mutants switched on together."""
-    with start_app(REFAPP_CACHE_TTL="0", REFAPP_CACHE_PREFIX_OFF="on", REFAPP_LEAK_HEALTH_DETAILS="on",
-                   REFAPP_REQUEST_ID="off", REFAPP_STATEMENT_TIMEOUT_MS="0", REFAPP_TRANSFER_TX="off") as app:
+    with start_app(
+        REFAPP_CACHE_TTL="0",
+        REFAPP_CACHE_PREFIX_OFF="on",
+        REFAPP_LEAK_HEALTH_DETAILS="on",
+        REFAPP_REQUEST_ID="off",
+        REFAPP_STATEMENT_TIMEOUT_MS="0",
+        REFAPP_TRANSFER_TX="off",
+    ) as app:
         yield app
 
 
@@ -50,10 +55,15 @@ def test_transfer_without_transaction_breaks_the_snapshot_sum(mutant):  # C-TX-3
     def op(m):
         if m is None:
             return "read", http.get("/accounts").json()["total"]
-        return "transfer", http.post("/transfers", json={"from": m[0], "to": m[1], "amount": m[2]}).status_code
+        return "transfer", http.post(
+            "/transfers", json={"from": m[0], "to": m[1], "amount": m[2]}
+        ).status_code
 
     interleaved = [x for m in moves for x in (m, None)]
-    with httpx.Client(base_url=mutant.url, timeout=30) as http, concurrent.futures.ThreadPoolExecutor(8) as pool:
+    with (
+        httpx.Client(base_url=mutant.url, timeout=30) as http,
+        concurrent.futures.ThreadPoolExecutor(8) as pool,
+    ):
         results = list(pool.map(op, interleaved))
     assert {v for kind, v in results if kind == "transfer"} == {200}
     totals = [v for kind, v in results if kind == "read"]
@@ -62,8 +72,14 @@ def test_transfer_without_transaction_breaks_the_snapshot_sum(mutant):  # C-TX-3
 
 def _spawn(app_env: dict, port: int, **overrides: str) -> subprocess.Popen:
     env = {**os.environ, **app_env, "PORT": str(port), "REFAPP_POOL_OPEN_TIMEOUT_MS": "1500", **overrides}
-    return subprocess.Popen([sys.executable, "-m", "infratests.refapp"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "infratests.refapp"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def test_ready_only_when_it_can_serve(app_env, unused_port):  # C-GS-5, and the REFAPP_READY_EARLY mutant

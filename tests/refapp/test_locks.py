@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import signal
 import time
 
@@ -72,7 +73,9 @@ def test_redlock_ttl_expiry_and_extension(three_nodes):  # C-LOCK-2, C-LOCK-5
 def test_job_run_contention_and_sections(start_app):  # C-LOCK-1
     with start_app() as app, concurrent.futures.ThreadPoolExecutor(4) as pool:
         job = f"job-{time.monotonic_ns()}"
-        runs = list(pool.map(lambda _: httpx.post(app.url + f"/jobs/{job}/run?work_ms=600", timeout=30), range(3)))
+        runs = list(
+            pool.map(lambda _: httpx.post(app.url + f"/jobs/{job}/run?work_ms=600", timeout=30), range(3))
+        )
         codes = sorted(r.status_code for r in runs)
         assert codes == [200, 409, 409], [r.text for r in runs]
         ok = next(r.json() for r in runs if r.status_code == 200)
@@ -84,7 +87,9 @@ def test_job_run_contention_and_sections(start_app):  # C-LOCK-1
 
 
 def test_two_of_three_lock_nodes_down_is_503(start_app, redis_nodes, unused_port):  # C-LOCK-3
-    urls = [f"redis://127.0.0.1:{redis_nodes[1]}/0"] + [f"redis://127.0.0.1:{unused_port()}/0" for _ in range(2)]
+    urls = [f"redis://127.0.0.1:{redis_nodes[1]}/0"] + [
+        f"redis://127.0.0.1:{unused_port()}/0" for _ in range(2)
+    ]
     with start_app(REDIS_LOCK_URLS=",".join(urls)) as app:
         response = httpx.post(app.url + "/jobs/j2/run?work_ms=10", timeout=30)
         assert response.status_code == 503 and "nodes answered" in response.json()["error"]
@@ -120,7 +125,7 @@ def _run_until_granted(app, job: str) -> dict:
 
 def _overlaps(sections: list[dict]) -> bool:
     done = sorted((s for s in sections if s["accepted"]), key=lambda s: s["start"])
-    return any(later["start"] < earlier["end"] for earlier, later in zip(done, done[1:]))
+    return any(later["start"] < earlier["end"] for earlier, later in itertools.pairwise(done))
 
 
 def test_fencing_rejects_the_paused_holder(start_app):  # C-LOCK-4, C-LOCK-5

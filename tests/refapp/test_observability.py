@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import httpx
 import psycopg
@@ -18,9 +19,9 @@ import pytest
 class _Sink(BaseHTTPRequestHandler):
     """Accepts Sentry envelopes (POST /api/<project>/envelope/) and keeps their items."""
 
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         encoding = self.headers.get("content-encoding", "")
         if encoding == "gzip":
@@ -73,8 +74,10 @@ def test_killed_connections_are_replaced_without_failures(start_app, postgres): 
     with start_app(DATABASE_URL=direct, INSTANCE="app-stale", REFAPP_POOL_MIN="4") as app:
         assert httpx.get(app.url + "/db/sleep?s=0").status_code == 200
         with psycopg.connect(direct, autocommit=True) as admin:
-            killed = admin.execute("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
-                                   " WHERE application_name = 'app-stale'").fetchone()[0]
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+                " WHERE application_name = 'app-stale'"
+            ).fetchone()[0]
         assert killed >= 1  # the timeout argument waits until those backends are gone
         responses = [httpx.get(app.url + "/db/sleep?s=0") for _ in range(10)]
         codes = [r.status_code for r in responses]

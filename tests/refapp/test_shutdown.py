@@ -59,7 +59,9 @@ def test_drain_off_drops_in_flight(start_app):  # mutant REFAPP_DRAIN=off breaks
 
 
 def test_hung_drain_is_forced_after_kill_timeout(start_app):  # C-GS-3 via REFAPP_HANG_ON_DRAIN=on
-    with start_app(REFAPP_HANG_ON_DRAIN="on", REFAPP_DRAIN_DELAY_MS="100", REFAPP_KILL_TIMEOUT_MS="1500") as app:
+    with start_app(
+        REFAPP_HANG_ON_DRAIN="on", REFAPP_DRAIN_DELAY_MS="100", REFAPP_KILL_TIMEOUT_MS="1500"
+    ) as app:
         started = time.monotonic()
         app.proc.send_signal(signal.SIGTERM)
         code = app.proc.wait(20)

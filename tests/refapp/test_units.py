@@ -18,18 +18,42 @@ from infratests.refapp.settings import Settings, SettingsError, load_settings
 
 def test_defaults_are_the_claimed_numbers():
     s = load_settings({})
-    assert (s.pool_max, s.pool_min, s.pool_timeout_ms, s.pool_max_idle_s, s.pool_max_lifetime_s) == (20, 2, 5000, 10, 3600)
+    assert (s.pool_max, s.pool_min, s.pool_timeout_ms, s.pool_max_idle_s, s.pool_max_lifetime_s) == (
+        20,
+        2,
+        5000,
+        10,
+        3600,
+    )
     assert (s.statement_timeout_ms, s.breaker_threshold, s.breaker_reset_ms, s.breaker_call_timeout_ms) == (
-        30000, 3, 30000, 1000)
-    assert (s.drain, s.drain_delay_ms, s.kill_timeout_ms, s.lock_ttl_ms, s.fencing) == (True, 5000, 30000, 10000, True)
+        30000,
+        3,
+        30000,
+        1000,
+    )
+    assert (s.drain, s.drain_delay_ms, s.kill_timeout_ms, s.lock_ttl_ms, s.fencing) == (
+        True,
+        5000,
+        30000,
+        10000,
+        True,
+    )
     assert (s.cache_ttl_s, s.health_rate_per_min, s.request_id, s.transfer_tx) == (300, 30, True, True)
     assert not (s.hang_on_drain or s.ready_early or s.leak_health_details or s.cache_prefix_off)
 
 
 def test_settings_parse_env_and_are_frozen():
-    s = load_settings({"PORT": "8123", "REDIS_LOCK_URLS": "redis://a, redis://b,,redis://c",
-                       "REFAPP_DRAIN": "off", "REFAPP_BREAKER_THRESHOLD": "never", "REFAPP_ISOLATION": "SERIALIZABLE",
-                       "REFAPP_CACHE_PREFIX_OFF": "1", "CACHE_PREFIX": "x:"})
+    s = load_settings(
+        {
+            "PORT": "8123",
+            "REDIS_LOCK_URLS": "redis://a, redis://b,,redis://c",
+            "REFAPP_DRAIN": "off",
+            "REFAPP_BREAKER_THRESHOLD": "never",
+            "REFAPP_ISOLATION": "SERIALIZABLE",
+            "REFAPP_CACHE_PREFIX_OFF": "1",
+            "CACHE_PREFIX": "x:",
+        }
+    )
     assert s.port == 8123 and s.redis_lock_urls == ("redis://a", "redis://b", "redis://c")
     assert s.drain is False and s.breaker_threshold == 0 and s.isolation == "serializable"
     assert s.effective_cache_prefix == ""
@@ -37,11 +61,19 @@ def test_settings_parse_env_and_are_frozen():
         s.port = 1  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("name,value", [
-    ("PORT", "70000"), ("PORT", "abc"), ("REFAPP_POOL_MAX", "0"), ("REFAPP_DRAIN", "maybe"),
-    ("REFAPP_ISOLATION", "snapshot"), ("REFAPP_POOL_WARN_RATIO", "1.5"), ("REFAPP_CACHE_TTL", "-1"),
-    ("REFAPP_POOL_MIN", "50"),
-])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("PORT", "70000"),
+        ("PORT", "abc"),
+        ("REFAPP_POOL_MAX", "0"),
+        ("REFAPP_DRAIN", "maybe"),
+        ("REFAPP_ISOLATION", "snapshot"),
+        ("REFAPP_POOL_WARN_RATIO", "1.5"),
+        ("REFAPP_CACHE_TTL", "-1"),
+        ("REFAPP_POOL_MIN", "50"),
+    ],
+)
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(SettingsError) as info:
         load_settings({name: value})
