@@ -68,6 +68,7 @@ def _profile_options(parser: argparse.ArgumentParser) -> None:
                         help="profile file (default: ./infratests.toml or [tool.infratests])")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one profile key, e.g. app.replicas=3")
+    parser.add_argument("--backend", default="local", help="what runs the services (default: local)")
 
 
 def _profile(args: argparse.Namespace) -> Profile:
@@ -84,7 +85,7 @@ def _up(args: argparse.Namespace, _rest: list[str]) -> int:
     profile = _profile(args)
     session = open_session()
     try:
-        with Stack(profile, session) as stack:
+        with Stack(profile, session, args.backend) as stack:
             if args.check:
                 print(json.dumps({"ready_s": stack.ready_times}, indent=2))
                 return 0

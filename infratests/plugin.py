@@ -32,7 +32,6 @@ MARKERS = {
     "destructive": "kills or restarts services; uses a stack of its own",
     "slow": "takes more than ~10 s",
 }
-_BACKENDS = ("local",)
 _stack_key = pytest.StashKey[Stack]()
 _kept_key = pytest.StashKey[bool]()
 
@@ -43,8 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="profile file (infratests.toml or a pyproject.toml with [tool.infratests])")
     group.addoption("--infratests-set", metavar="KEY=VALUE", action="append", default=[],
                     help="override one profile key, e.g. postgres.max_connections=50")
-    group.addoption("--infratests-backend", choices=_BACKENDS, default="local",
-                    help="what runs the services (containers arrive with the Docker backend)")
+    group.addoption("--infratests-backend", default="local",
+                    help="what runs the services: local (child processes); see `infratests doctor`")
     group.addoption("--infratests-keep", action="store_true",
                     help="leave the stack up after a failing run, for inspection "
                          "(`infratests down` removes it)")
@@ -105,7 +104,7 @@ def infratests_session(request: pytest.FixtureRequest) -> Iterator[Session]:
 def stack(request: pytest.FixtureRequest, infratests_profile: Profile,
           infratests_session: Session) -> Iterator[Stack]:
     """The shared stack (nginx -> apps -> PgBouncer -> Postgres, Redis nodes, fault proxy)."""
-    running = Stack(infratests_profile, infratests_session)
+    running = Stack(infratests_profile, infratests_session, request.config.getoption("infratests_backend"))
     with running:
         request.config.stash[_stack_key] = running
         yield running
@@ -114,7 +113,7 @@ def stack(request: pytest.FixtureRequest, infratests_profile: Profile,
 
 
 @pytest.fixture
-def stack_factory(infratests_profile_source: ProfileSource,
+def stack_factory(request: pytest.FixtureRequest, infratests_profile_source: ProfileSource,
                   infratests_session: Session) -> Callable[..., AbstractContextManager[Stack]]:
     """Start a private stack with profile overrides: ``with stack_factory({"app.replicas": "1"}) as s``.
 
@@ -127,7 +126,7 @@ def stack_factory(infratests_profile_source: ProfileSource,
         profile = infratests_profile_source.load(overrides)
         private = Session(infratests_session.id, infratests_session.dir / f"s{next(counter)}")
         private.dir.mkdir(parents=True, exist_ok=True)
-        with Stack(profile, private) as running:
+        with Stack(profile, private, request.config.getoption("infratests_backend")) as running:
             yield running
 
     return factory

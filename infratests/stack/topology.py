@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Self
 from infratests.config import Profile
 from infratests.errors import ConfigError, InfratestsError
 from infratests.janitor import Session
-from infratests.stack import app, faultproxy, nginx, pgbouncer, postgres, redis
-from infratests.stack.local import LocalProcess, unprivileged_user
+from infratests.stack import app, backends, faultproxy, nginx, pgbouncer, postgres, redis
+from infratests.stack.local import unprivileged_user
 from infratests.stack.ports import LOOPBACK, free_port
 from infratests.stack.service import Endpoint, Service, ServiceSpec
 from infratests.stack.tls import TlsFiles, make_tls
@@ -45,8 +45,10 @@ def link_names(profile: Profile) -> list[str]:
 class Stack:
     """A running stack; a context manager whose exit tears everything down."""
 
-    def __init__(self, profile: Profile, session: Session) -> None:
+    def __init__(self, profile: Profile, session: Session, backend: str = "local") -> None:
         self.profile, self.session = profile, session
+        self.backend = backend
+        self._run = backends.backend(backend)
         self.health_secret = secrets.token_urlsafe(24)
         self.tls: TlsFiles = make_tls(session.dir / "tls")
         self.ready_times: dict[str, float] = {}
@@ -143,8 +145,8 @@ class Stack:
         return set(links) - set(self.profile.faults.direct_links)
 
     def _add(self, spec: ServiceSpec) -> Endpoint:
-        self.services[spec.name] = LocalProcess(spec, self.session, self._user,
-                                                self.profile.startup_timeout_s)
+        self.services[spec.name] = self._run(spec, self.session, self._user,
+                                             self.profile.startup_timeout_s)
         server = spec.name
         if any(link.endswith(f"->{server}") for link in self._proxied):
             port = free_port()
