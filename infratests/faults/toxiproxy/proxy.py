@@ -1,0 +1,107 @@
+"""A proxy: a listener, its open connections and its toxics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .errors import ApiError
+from .link import Connection
+from .toxics import ToxicConfig
+
+__all__ = ["Proxy", "split_address"]
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``"host:port"`` (or ``"[v6]:port"``) -> (host, port); raises ApiError 400 when malformed."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ApiError(400, f"invalid address: {address!r}")
+    return host.strip("[]"), int(port)
+
+
+class Proxy:
+    """A named TCP proxy; ``listen`` becomes the real bound address once started."""
+
+    def __init__(self, name: str, listen: str, upstream: str, enabled: bool = True) -> None:
+        split_address(listen)
+        split_address(upstream)
+        self.name, self.listen, self.upstream, self.enabled = name, listen, upstream, enabled
+        self.toxics: dict[str, ToxicConfig] = {}
+        self.connections: set[Connection] = set()
+        self._server: asyncio.AbstractServer | None = None
+
+    def to_json(self, with_toxics: bool = True) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": self.enabled,
+        }
+        if with_toxics:
+            body["toxics"] = [t.to_json() for t in self.toxic_list()]
+        return body
+
+    def toxic_list(self) -> list[ToxicConfig]:
+        """Upstream toxics first, then downstream, each in insertion order."""
+        ordered = sorted(self.toxics.values(), key=lambda t: t.stream != "upstream")
+        return ordered
+
+    def upstream_address(self) -> tuple[str, int]:
+        return split_address(self.upstream)
+
+    async def start(self) -> None:
+        """Listen (if enabled); 500 when the address cannot be bound."""
+        if not self.enabled or self._server is not None:
+            return
+        host, port = split_address(self.listen)
+        loop = asyncio.get_running_loop()
+        try:
+            self._server = await loop.create_server(
+                lambda: Connection(self).client, host or None, port, backlog=1024, reuse_address=True
+            )
+        except OSError as exc:
+            self.enabled = False
+            raise ApiError(500, f"listen tcp {self.listen}: {exc.strerror or exc}") from exc
+        bound = self._server.sockets[0].getsockname()
+        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        self.listen = f"{shown}:{bound[1]}"
+
+    async def stop(self) -> None:
+        """Stop listening and close every open connection."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for conn in list(self.connections):
+            conn.abort()
+        if server is not None:
+            await server.wait_closed()
+
+    async def set_enabled(self, enabled: bool) -> None:
+        if enabled and not self.enabled:
+            self.enabled = True
+            await self.start()
+        elif not enabled and self.enabled:
+            self.enabled = False
+            await self.stop()
+
+    def track(self, conn: Connection) -> None:
+        self.connections.add(conn)
+
+    def forget(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+
+    def add_toxic(self, config: ToxicConfig) -> None:
+        self.toxics[config.name] = config
+        for conn in list(self.connections):
+            conn.link(config.stream).add_toxic(config)
+
+    def update_toxic(self, config: ToxicConfig) -> None:
+        self.toxics[config.name] = config
+        for conn in list(self.connections):
+            conn.link(config.stream).replace_toxic(config)
+
+    def remove_toxic(self, name: str) -> None:
+        config = self.toxics.pop(name)
+        for conn in list(self.connections):
+            conn.link(config.stream).remove_toxic(name)
