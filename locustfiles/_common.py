@@ -110,9 +110,13 @@ def _record(request_type: str, name: str, response_time: float, response_length:
     status = int(getattr(response, "status_code", 0) or 0)
     latency = float(response_time or 0.0)
     context = context or {}
+    now_wall, now_mono = time.time(), time.monotonic()
+    # Locust gives the wall start; map it onto the monotonic clock (a catch_response block
+    # reports after its body ran, so "now - latency" would start the request too late).
+    wall = start_time if start_time is not None else now_wall - latency / 1000
     _HISTORY.write({
-        "wall": start_time if start_time is not None else time.time() - latency / 1000,
-        "mono": time.monotonic() - latency / 1000,
+        "wall": wall,
+        "mono": now_mono - (now_wall - wall),
         "user": context.get("user_id", "?"),
         "name": name,
         "method": request_type,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-from infratests.errors import ConfigError, InfratestsError
+from infratests.errors import ConfigError, InfratestsError, ServiceError
 from infratests.load import preflight
 from infratests.load.history import read_rows
 from infratests.load.procs import LocustProcesses
@@ -128,10 +128,15 @@ class LocustRun:
         return self.stop()
 
     def stop(self) -> LoadResult:
-        """Stop now (SIGINT, SIGKILL after the grace period) and collect; idempotent."""
+        """Stop now (SIGINT, SIGKILL after the grace period) and collect; idempotent.
+
+        Raises :class:`ServiceError` with Locust's last log lines when it
+        failed without running (import error in a locustfile, no user class).
+        """
         if self._result is None and self._procs is not None:
             self._procs.stop()
             self._result = self._collect(self._procs)
+            _raise_if_never_ran(self._result, self.spec)
         return self.result
 
     @property
@@ -143,9 +148,14 @@ class LocustRun:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *_: object) -> None:
-        if self._procs is not None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if self._procs is None:
+            return
+        try:
             self.stop()
+        except ServiceError:
+            if exc_type is None:  # never hide the scenario's own exception
+                raise
 
     def _commands(self, files: list[Path]) -> list[tuple[str, list[str]]]:
         spec, base = self.spec, [sys.executable, "-m", "locust", "-f", ",".join(map(str, files))]
@@ -193,6 +203,15 @@ class LocustRun:
             exit_code=procs.main.returncode, deadline_hit=procs.deadline_hit, source=source,
             wall_s=time.monotonic() - self._started,
             cpu_cores=cpu_cores(procs.samples, total.start, total.end))
+
+
+def _raise_if_never_ran(result: LoadResult, spec: LoadSpec) -> None:
+    if result.source == "locust" or result.requests or result.deadline_hit or result.exit_code == 0:
+        return
+    tail = result.log_path.read_text(errors="replace").strip().splitlines()[-15:] \
+        if result.log_path.exists() else []
+    raise ServiceError(f"Locust exited with {result.exit_code} before running any request; "
+                       "last log lines:\n" + "\n".join(tail), spec)
 
 
 def run_load(spec: LoadSpec, workdir: Path | None = None) -> LoadResult:

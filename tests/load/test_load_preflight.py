@@ -75,3 +75,14 @@ def test_capacity_command_reports_bad_budget_with_exit_2(target: str, tmp_path: 
     path.write_text("[budget]\np99 = 3\n")
     assert capacity_main(["--host", target, "--budget", str(path), "--out", str(tmp_path / "o")]) == 2
     assert "unknown budget key 'p99'" in capsys.readouterr().err
+
+
+def test_locust_failing_at_start_is_a_clear_error(target: str, tmp_path: Path) -> None:
+    broken = TARGET_USERS.with_name("broken.py")
+    with pytest.raises(ServiceError, match=r"(?s)before running any request.*broken on purpose"):
+        _start_and_wait(LoadSpec(broken, target, duration_s=2), tmp_path)
+
+
+def _start_and_wait(spec: LoadSpec, tmp_path: Path) -> None:
+    with LocustRun(spec, tmp_path / "run") as run:
+        run.wait()
