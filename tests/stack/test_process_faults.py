@@ -1,0 +1,54 @@
+"""Process faults heal on exit, also when the body raises."""
+
+from __future__ import annotations
+
+import pytest
+
+from infratests.config import load_profile
+from infratests.errors import UnsupportedOperation
+from infratests.faults import process
+from infratests.janitor import Session
+from infratests.stack import redis
+from infratests.stack.local import LocalProcess, unprivileged_user
+from infratests.stack.ports import free_port
+
+
+@pytest.fixture
+def node(session: Session):  # noqa: ANN201 - a running LocalProcess
+    profile = load_profile()
+    spec = redis.redis_spec(profile, "redis-f", free_port(), session.service_dir("redis-f"))
+    with LocalProcess(spec, session, unprivileged_user(profile.run_as), 10) as service:
+        yield service
+
+
+def test_crash_restarts_on_exit_even_after_an_error(node: LocalProcess) -> None:
+    with pytest.raises(RuntimeError), process.crashed(node):
+        assert not node.is_running()
+        raise RuntimeError("scenario failed inside the fault")
+    assert node.is_ready()
+
+
+def test_pause_resumes_on_exit(node: LocalProcess) -> None:
+    with process.paused(node):
+        assert node.is_running() and not node.is_ready()
+    assert node.wait_ready(5).is_ready()
+
+
+def test_terminate_reports_exit_code_and_restarts(node: LocalProcess) -> None:
+    with process.terminated(node, 10) as code:
+        assert code == 0
+        assert not node.is_running()
+    assert node.is_ready()
+
+
+def test_restart_with_downtime_and_heal(node: LocalProcess) -> None:
+    assert process.restarted(node, down_for=0.2) >= 0.2
+    node.kill()
+    process.heal(node)
+    assert node.is_ready()
+
+
+def test_unsupported_operation_becomes_a_skip() -> None:
+    with pytest.raises(pytest.skip.Exception, match="cannot pause an external server"):
+        with process.skip_unsupported():
+            raise UnsupportedOperation("cannot pause an external server")
