@@ -111,7 +111,7 @@ def unused_port() -> Callable[[], int]:
 
 
 @pytest.fixture(scope="session")
-def redis_nodes(tmp_short: Path) -> Iterator[list[int]]:
+def local_redis(tmp_short: Path) -> Iterator[list[int]]:
     """Four Redis ports: [cache, lock1, lock2, lock3]."""
     with contextlib.ExitStack() as stack:
         yield [stack.enter_context(redis_server(tmp_short))[0] for _ in range(4)]
@@ -130,7 +130,7 @@ def _as_postgres(cmd: list[str], log: Path, **kw) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_short: Path) -> Iterator[dict[str, int]]:
+def local_pg(tmp_short: Path) -> Iterator[dict[str, int]]:
     """Postgres 15 and PgBouncer (pool_mode=transaction) in front: {"pg": port, "bouncer": port}."""
     data, log = tmp_short / "pg", tmp_short / "pg.log"
     subprocess.run(
@@ -196,7 +196,7 @@ def _start_bouncer(workdir: Path, pg_port: int, port: int) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="session")
-def dependency(tmp_short: Path) -> Iterator[str]:
+def local_dependency(tmp_short: Path) -> Iterator[str]:
     """The dependency service as a real subprocess; yields its base URL."""
     port = free_port()
     log = tmp_short / "dependency.log"
@@ -246,15 +246,15 @@ class RunningApp:
 
 
 @pytest.fixture(scope="session")
-def app_env(postgres: dict[str, int], redis_nodes: list[int], dependency: str) -> dict[str, str]:
-    cache, *locks = redis_nodes
+def app_env(local_pg: dict[str, int], local_redis: list[int], local_dependency: str) -> dict[str, str]:
+    cache, *locks = local_redis
     return {
         "HOST": "127.0.0.1",
         "INSTANCE": "app-t",
-        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{postgres['bouncer']}/postgres",
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{local_pg['bouncer']}/postgres",
         "REDIS_URL": f"redis://127.0.0.1:{cache}/0",
         "REDIS_LOCK_URLS": ",".join(f"redis://127.0.0.1:{p}/0" for p in locks),
-        "DEPENDENCY_URL": dependency,
+        "DEPENDENCY_URL": local_dependency,
         "HEALTH_SECRET": "s3cret-health",
         "CACHE_PREFIX": "t1:",
         "APP_VERSION": "9.9.9",

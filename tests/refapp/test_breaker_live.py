@@ -9,11 +9,11 @@ import pytest
 
 
 @pytest.fixture
-def dep(dependency):
+def dep(local_dependency):
     """The shared dependency, reset to healthy before and after each test."""
-    httpx.post(dependency + "/control", json={"status": 200, "delay_ms": 0})
-    yield dependency
-    httpx.post(dependency + "/control", json={"status": 200, "delay_ms": 0})
+    httpx.post(local_dependency + "/control", json={"status": 200, "delay_ms": 0})
+    yield local_dependency
+    httpx.post(local_dependency + "/control", json={"status": 200, "delay_ms": 0})
 
 
 def _served(dep: str) -> int:

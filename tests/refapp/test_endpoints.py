@@ -104,11 +104,11 @@ def test_websocket_echo(app):  # C-NGX-6 input
         assert ws.recv(timeout=5) == "ping"
 
 
-def test_cache_prefix_and_ttl(app, redis_nodes):  # C-RD-1, C-RD-3
+def test_cache_prefix_and_ttl(app, local_redis):  # C-RD-1, C-RD-3
     assert httpx.put(app.url + "/cache/k1", content=b"v1").status_code == 200
     got = httpx.get(app.url + "/cache/k1").json()
     assert got["value"] == "v1" and 0 < got["ttl"] <= 300
-    raw = redis.Redis(port=redis_nodes[0])
+    raw = redis.Redis(port=local_redis[0])
     assert raw.get("t1:k1") == b"v1" and raw.get("k1") is None and 0 < raw.ttl("t1:k1") <= 300
     assert httpx.get(app.url + "/cache/absent").status_code == 404
 

@@ -29,9 +29,9 @@ def mutant(start_app):
         yield app
 
 
-def test_cache_knobs_drop_ttl_and_prefix(mutant, redis_nodes):  # C-RD-1, C-RD-3 mutants
+def test_cache_knobs_drop_ttl_and_prefix(mutant, local_redis):  # C-RD-1, C-RD-3 mutants
     httpx.put(mutant.url + "/cache/naked", content=b"v")
-    raw = redis.Redis(port=redis_nodes[0])
+    raw = redis.Redis(port=local_redis[0])
     assert raw.get("naked") == b"v" and raw.ttl("naked") == -1
 
 

@@ -86,8 +86,8 @@ def test_job_run_contention_and_sections(start_app):  # C-LOCK-1
         assert 'lock_acquisitions_total{result="contended"} 2.0' in metrics
 
 
-def test_two_of_three_lock_nodes_down_is_503(start_app, redis_nodes, unused_port):  # C-LOCK-3
-    urls = [f"redis://127.0.0.1:{redis_nodes[1]}/0"] + [
+def test_two_of_three_lock_nodes_down_is_503(start_app, local_redis, unused_port):  # C-LOCK-3
+    urls = [f"redis://127.0.0.1:{local_redis[1]}/0"] + [
         f"redis://127.0.0.1:{unused_port()}/0" for _ in range(2)
     ]
     with start_app(REDIS_LOCK_URLS=",".join(urls)) as app:
