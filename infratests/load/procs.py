@@ -86,12 +86,17 @@ class LocustProcesses:
         return any(child.poll() is None for child in self.children.values())
 
     def interrupt(self) -> None:
-        """SIGINT to each process (not its group: Locust forwards to what it forked)."""
+        """SIGINT to the main process only; the others only if it is already gone.
+
+        A master tells its workers to quit and waits for their final stats;
+        interrupting the workers too would make them leave without reporting.
+        """
         if self._interrupted_at is None:
             self._interrupted_at = time.monotonic()
-        for child in self.children.values():
-            if child.poll() is None:
-                _signal(child.pid, signal.SIGINT, group=False)
+        alive = [child for child in self.children.values() if child.poll() is None]
+        targets = [self.main] if self.main in alive else alive
+        for child in targets:
+            _signal(child.pid, signal.SIGINT, group=False)
 
     def kill(self) -> None:
         for child in self.children.values():
