@@ -101,6 +101,19 @@ async def ws_echo(websocket: WebSocket) -> None:
         return
 
 
+async def echo(request: Request) -> JSONResponse:
+    """/auth/*, /webhooks/*, /api/*: a cheap 200 that names the replica (targets of nginx rate-limit zones)."""
+    body = await request.body()
+    return JSONResponse(
+        {
+            "path": request.url.path,
+            "method": request.method,
+            "bytes": len(body),
+            "instance": request.app.state.refapp.settings.instance,
+        }
+    )
+
+
 async def root(request: Request) -> PlainTextResponse:
     return PlainTextResponse(f"refapp {request.app.state.refapp.settings.instance}\n")
 
@@ -117,4 +130,5 @@ misc_routes = [
     Route("/cache/{key}", cache_put, methods=["PUT"]),
     Route("/quote", quote),
     WebSocketRoute("/ws", ws_echo),
+    *[Route(f"/{zone}/{{rest:path}}", echo, methods=["GET", "POST"]) for zone in ("auth", "webhooks", "api")],
 ]

@@ -137,3 +137,13 @@ def test_bank_invariant_under_concurrent_transfers(app):  # C-TX-3
     final = httpx.get(app.url + "/accounts").json()
     assert final["total"] == 100 and min(final["balances"].values()) >= 0
     assert set(totals) == {100}
+
+
+def test_rate_limit_zone_targets_answer(app):  # C-NGX-4 input
+    assert httpx.post(app.url + "/auth/login", content=b"x").json()["path"] == "/auth/login"
+    assert httpx.get(app.url + "/webhooks/a/b").status_code == 200
+
+
+def test_startup_time_is_logged(app):  # C-GS-5 budget input
+    listening = app.wait_lines(bool, lambda line: line["msg"] == "listening")
+    assert listening and listening[0]["startup_ms"] > 0
