@@ -6,9 +6,12 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from infratests.load.bench import bench_load
 from infratests.load.budget import Budget
 from infratests.load.capacity import Step, doubling, search_capacity, staircase
+from infratests.load.commands import run_main
 from infratests.load.runner import LoadSpec
 
 TARGET_USERS = Path(__file__).resolve().parent / "locustfiles" / "target_users.py"
@@ -53,3 +56,11 @@ def test_bench_wrk_against_locust(target: str, tmp_path: Path) -> None:
     result = bench_load(f"{target}/fast", duration_s=2, connections=2, workdir=tmp_path)
     assert result.wrk_rps > 0 and result.locust_rps > 0
     assert math.isfinite(result.ratio) and result.to_dict()["ratio"] == result.ratio
+
+
+def test_run_command_prints_the_result_as_json(target: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_main(["--host", target, "--locustfile", str(TARGET_USERS), "--user-class", "FastUser",
+                     "-u", "1", "-t", "2", "--target-rps", "20", "--out", str(tmp_path)])
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 0 and printed["total"]["requests"] > 0 and printed["source"] == "locust"
