@@ -68,12 +68,16 @@ class LocustProcesses:
 
     def start(self) -> LocustProcesses:
         self._deadline = time.monotonic() + self._deadline_s
-        for role, argv in self._commands:
-            self.logs[role] = self._cwd / f"{role}.log"
-            with self.logs[role].open("wb") as log:
-                self.children[role] = subprocess.Popen(
-                    list(argv), cwd=self._cwd, env=self._env, stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            for role, argv in self._commands:
+                self.logs[role] = self._cwd / f"{role}.log"
+                with self.logs[role].open("wb") as log:
+                    self.children[role] = subprocess.Popen(
+                        list(argv), cwd=self._cwd, env=self._env, stdin=subprocess.DEVNULL,
+                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        except BaseException:
+            self.kill()
+            raise
         self._monitor = threading.Thread(target=self._watch, name="locust-monitor", daemon=True)
         self._monitor.start()
         return self

@@ -29,7 +29,7 @@ from typing import Self
 
 from infratests.errors import ConfigError, InfratestsError, ServiceError
 from infratests.load import preflight
-from infratests.load.history import read_rows
+from infratests.load.history import history_files, read_rows
 from infratests.load.procs import LocustProcesses
 from infratests.load.result import LoadResult, cpu_cores
 from infratests.load.stats import stats_from_locust_json, stats_from_rows
@@ -114,12 +114,22 @@ class LocustRun:
         deadline = self.spec.deadline_s or self.spec.duration_s + 30.0 + (self.spec.stop_timeout_s or 0)
         grace = max(self.spec.kill_grace_s, (self.spec.stop_timeout_s or 0) + 5.0)
         self._procs = LocustProcesses(self._commands(files), self._env(), self.workdir, deadline, grace)
+        self._clear_previous_outputs()
         self._started = time.monotonic()
-        self._procs.start()
-        if self._on_spawn is not None:
+        try:
+            self._procs.start()
             for child in self._procs.children.values():
-                self._on_spawn(child.pid)
+                if self._on_spawn is not None:
+                    self._on_spawn(child.pid)
+        except BaseException:
+            self._procs.stop()  # never leave half a distributed run behind
+            raise
         return self
+
+    def _clear_previous_outputs(self) -> None:
+        # The history is appended to: a reused workdir must not mix two runs.
+        for path in [*history_files(self.history_path), self._stats_base.with_suffix(".json")]:
+            path.unlink(missing_ok=True)
 
     def wait(self) -> LoadResult:
         """Block until Locust ends by itself or by the deadline; then collect the result."""
