@@ -21,10 +21,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 HERE = Path(__file__).resolve().parent
 
@@ -76,6 +72,7 @@ def target() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def tls_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """(https URL, CA file) of the same target behind a per-session self-signed CA."""
+    pytest.importorskip("cryptography", reason="cryptography makes the throwaway CA")
     ca, cert, key = make_ca_and_cert(tmp_path_factory.mktemp("tls"))
     with _serve((ca, cert, key)) as url:
         yield url, ca
@@ -83,6 +80,11 @@ def tls_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 
 def make_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
     """A throwaway CA and a server certificate for IP 127.0.0.1 signed by it (PEM files)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "infratests test CA")])
