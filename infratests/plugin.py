@@ -213,5 +213,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     running = item.config.stash.get(_stack_key, None)
     if report.failed and running is not None and "stack" in getattr(item, "fixturenames", ()):
         for service in running:
-            report.sections.append((f"infratests log: {service.name}", service.logs(30)))
+            report.sections.append((f"infratests log: {service.name}", service.logs(20)))
     return report

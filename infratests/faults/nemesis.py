@@ -6,8 +6,9 @@ applies it, on a background thread, in time order: each step is applied at
 fault proxy; process faults (``crash``, ``pause``, ``terminate``, ``restart``)
 through the Service API. Every application and heal is recorded in the
 history as a ``nemesis`` operation, so checkers can line up client
-operations with the faults. Leaving the context heals everything, also when
-the scenario failed.
+operations with the faults. Leaving the context heals (and records) what is
+still applied, then heals everything as a safety net, also when the scenario
+failed.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Nemesis:
         self._thread = threading.Thread(target=self._run, name="nemesis", daemon=True)
         self._touched: set[str] = set()
         self._applied: dict[FaultStep, Fault] = {}
+        self._active: set[FaultStep] = set()
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -49,6 +51,8 @@ class Nemesis:
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        for step in list(self._active):
+            self._do(step, heal=True)
         self.heal_all()
 
     def heal_all(self) -> None:
@@ -72,6 +76,7 @@ class Nemesis:
 
     def _do(self, step: FaultStep, heal: bool) -> None:
         name = f"{'heal' if heal else 'start'}-{step.fault}"
+        (self._active.discard if heal else self._active.add)(step)
         value = {"target": step.target, "params": dict(step.params)}
         self.recorder.record("nemesis", OpType.INVOKE, name, value)
         try:
