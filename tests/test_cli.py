@@ -62,3 +62,4 @@ def test_usage_errors_exit_2() -> None:
     done = _cli("bench", "nothing")
     assert done.returncode == 2
     assert "invalid choice: 'nothing'" in done.stderr
+

@@ -12,6 +12,7 @@ together; the app replicas start once their dependencies answer.
 from __future__ import annotations
 
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from infratests.config import Profile
-from infratests.errors import ConfigError, InfratestsError
+from infratests.errors import ConfigError, InfratestsError, PortInUse
 from infratests.janitor import Session
 from infratests.stack import app, backends, faultproxy, nginx, pgbouncer, postgres, redis
 from infratests.stack.local import unprivileged_user
@@ -106,6 +107,7 @@ class Stack:
 
     def start(self) -> Self:
         """Start every service, in dependency waves, each wave concurrently; record ready times."""
+        self._refuse_busy_ports()
         began = time.monotonic()
         apps = set(app.replica_names(self.profile))
         first = [s for s in self.services.values() if s.name not in apps]
@@ -121,6 +123,17 @@ class Stack:
             service.stop(graceful=service.kind not in _TEARDOWN_KILL, timeout=5.0)
         with ThreadPoolExecutor(max_workers=max(1, len(self.services))) as pool:
             list(pool.map(stop_one, self.services.values()))
+
+    def _refuse_busy_ports(self) -> None:
+        """Before anything starts: every port the stack will listen on must be free."""
+        endpoints = [*(service.endpoint for service in self), *self._listen.values()]
+        for endpoint in endpoints:
+            try:
+                socket.create_connection((endpoint.host, endpoint.port), timeout=0.2).close()
+            except OSError:
+                continue
+            raise PortInUse(f"port {endpoint.port} is already in use by another program; "
+                            "stop it or start the stack again (ports are picked anew)", endpoint)
 
     def _start_one(self, service: Service, began: float) -> None:
         service.start()
