@@ -117,6 +117,25 @@ def _error_handlers() -> dict[Any, Any]:
     return {PoolTimeout: pool_timeout, errors.QueryCanceled: query_canceled, OperationalError: db_down}
 
 
+def _init_sentry(settings: Settings) -> Any:
+    """The sentry_sdk module when SENTRY_DSN is set (imported only then: it is slow to import), else None.
+
+    Integrations stay off: the middleware captures errors itself, tagged with the request id.
+    """
+    if not settings.sentry_dsn:
+        return None
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        release=settings.app_version,
+        default_integrations=False,
+        auto_enabling_integrations=False,
+        server_name=settings.instance,
+    )
+    return sentry_sdk
+
+
 def create_app(settings: Settings) -> tuple[RefappMiddleware, AppState]:
     """The ASGI app (middleware-wrapped Starlette) and its state; clients open in the lifespan."""
     state = AppState(
@@ -124,17 +143,7 @@ def create_app(settings: Settings) -> tuple[RefappMiddleware, AppState]:
         breaker=CircuitBreaker("dependency", settings.breaker_threshold, settings.breaker_reset_ms / 1000),
     )
     state.health_limiter = RateLimiter(settings.health_rate_per_min)
-    if settings.sentry_dsn:
-        import sentry_sdk
-
-        sentry_sdk.init(
-            dsn=settings.sentry_dsn,
-            release=settings.app_version,
-            default_integrations=False,
-            auto_enabling_integrations=False,
-            server_name=settings.instance,
-        )
-        state.sentry = sentry_sdk
+    state.sentry = _init_sentry(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

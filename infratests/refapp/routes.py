@@ -110,6 +110,8 @@ async def echo(request: Request) -> JSONResponse:
             "method": request.method,
             "bytes": len(body),
             "instance": request.app.state.refapp.settings.instance,
+            # the TCP peer (host:port) identifies the connection: upstream keepalive checks (C-NGX-3)
+            "peer": f"{request.client.host}:{request.client.port}" if request.client else None,
         }
     )
 

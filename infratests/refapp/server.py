@@ -65,7 +65,8 @@ class RefappServer(uvicorn.Server):
             os._exit(0)  # mutant REFAPP_DRAIN=off: in-flight requests are dropped
         self.state.draining = True
         self.state.metrics.draining.set(1)
-        _start_watchdog(settings.kill_timeout_ms / 1000)
+        if settings.force_exit:  # mutant REFAPP_FORCE_EXIT=off: a hung drain hangs forever (C-GS-3)
+            _start_watchdog(settings.kill_timeout_ms / 1000)
         self._drain_task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:

@@ -64,6 +64,7 @@ class Settings:
     drain: bool = _env("REFAPP_DRAIN", True, "bool")
     drain_delay_ms: int = _env("REFAPP_DRAIN_DELAY_MS", 5000, "count")
     kill_timeout_ms: int = _env("REFAPP_KILL_TIMEOUT_MS", 30000, "positive")
+    force_exit: bool = _env("REFAPP_FORCE_EXIT", True, "bool")
     hang_on_drain: bool = _env("REFAPP_HANG_ON_DRAIN", False, "bool")
     ready_early: bool = _env("REFAPP_READY_EARLY", False, "bool")
     lock_ttl_ms: int = _env("REFAPP_LOCK_TTL_MS", 10000, "count")

@@ -69,9 +69,9 @@ def tmp_short() -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[tuple[int, subprocess.Popen]]:
-    """One throwaway Redis on 127.0.0.1:<free port>, no persistence."""
-    port = free_port()
+def redis_server(workdir: Path, port: int | None = None) -> Iterator[tuple[int, subprocess.Popen]]:
+    """One throwaway Redis on 127.0.0.1:``port`` (default: a free one), no persistence."""
+    port = port or free_port()
     log = workdir / f"redis-{port}.log"
     proc = subprocess.Popen(
         [
@@ -100,8 +100,8 @@ def redis_server(workdir: Path) -> Iterator[tuple[int, subprocess.Popen]]:
 
 @pytest.fixture(scope="session")
 def spawn_redis(tmp_short: Path) -> Callable[[], contextlib.AbstractContextManager]:
-    """Factory: ``with spawn_redis() as (port, proc):`` a fresh Redis node a test may stop."""
-    return lambda: redis_server(tmp_short)
+    """Factory: ``with spawn_redis(port=None) as (port, proc):`` a fresh Redis node a test may stop."""
+    return lambda port=None: redis_server(tmp_short, port)
 
 
 @pytest.fixture(scope="session")
@@ -292,3 +292,30 @@ def start_app(app_env: dict[str, str], tmp_short: Path) -> Callable[..., context
             _stop(proc, timeout=40)
 
     return start
+
+
+def _storm(
+    app: RunningApp, moves: list[tuple[int, int, int]], workers: int = 8
+) -> tuple[list[int], list[int]]:
+    """Run transfers interleaved with snapshot reads; return (transfer status codes, totals read)."""
+    import concurrent.futures
+
+    def op(move: tuple[int, int, int] | None) -> tuple[str, int]:
+        if move is None:
+            return "read", http.get("/accounts").json()["total"]
+        body = {"from": move[0], "to": move[1], "amount": move[2]}
+        return "transfer", http.post("/transfers", json=body).status_code
+
+    interleaved = [x for move in moves for x in (move, None)]
+    with (
+        httpx.Client(base_url=app.url, timeout=30) as http,
+        concurrent.futures.ThreadPoolExecutor(workers) as pool,
+    ):
+        results = list(pool.map(op, interleaved))
+    return [v for kind, v in results if kind == "transfer"], [v for kind, v in results if kind == "read"]
+
+
+@pytest.fixture(scope="session")
+def bank_storm() -> Callable[..., tuple[list[int], list[int]]]:
+    """``bank_storm(app, moves)``: concurrent transfers interleaved with ``/accounts`` reads (C-TX-3)."""
+    return _storm

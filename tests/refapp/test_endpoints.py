@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import re
+import time
 import uuid
 
 import httpx
@@ -127,12 +127,10 @@ def test_bank_transfer_and_insufficient_funds(app):  # C-TX-1, C-TX-3
     assert _transfer(app, 0, 9, 1).status_code == 404 and _transfer(app, 0, 0, 1).status_code == 400
 
 
-def test_bank_invariant_under_concurrent_transfers(app):  # C-TX-3
+def test_bank_invariant_under_concurrent_transfers(app, bank_storm):  # C-TX-3
     httpx.post(app.url + "/accounts/seed", json={"accounts": 5, "balance": 20})
     moves = [(i % 5, (i * 3 + 1) % 5, 7) for i in range(60) if i % 5 != (i * 3 + 1) % 5]
-    with concurrent.futures.ThreadPoolExecutor(12) as pool:
-        codes = list(pool.map(lambda m: _transfer(app, *m).status_code, moves))
-        totals = list(pool.map(lambda _: httpx.get(app.url + "/accounts").json()["total"], range(30)))
+    codes, totals = bank_storm(app, moves)
     assert set(codes) <= {200, 409} and codes.count(200) > 0
     final = httpx.get(app.url + "/accounts").json()
     assert final["total"] == 100 and min(final["balances"].values()) >= 0
@@ -147,3 +145,25 @@ def test_rate_limit_zone_targets_answer(app):  # C-NGX-4 input
 def test_startup_time_is_logged(app):  # C-GS-5 budget input
     listening = app.wait_lines(bool, lambda line: line["msg"] == "listening")
     assert listening and listening[0]["startup_ms"] > 0
+
+
+def _wait_ready(app, code: int, timeout: float = 15) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(app.url + "/health/ready", timeout=10)
+        if response.status_code == code or time.monotonic() > deadline:
+            return {"code": response.status_code, **response.json()}
+        time.sleep(0.05)
+
+
+def test_ready_names_the_failing_dependency_and_recovers(start_app, spawn_redis):  # C-HL-1, C-HL-2
+    with spawn_redis() as (port, redis_proc), start_app(REDIS_URL=f"redis://127.0.0.1:{port}/0") as app:
+        assert _wait_ready(app, 200)["code"] == 200
+        redis_proc.terminate()
+        redis_proc.wait(5)
+        down = _wait_ready(app, 503)
+        assert down["code"] == 503 and down["failing"] == ["redis"]
+        assert httpx.get(app.url + "/health/live").status_code == 200
+        assert httpx.get(app.url + "/health").status_code == 200
+        with spawn_redis(port):
+            assert _wait_ready(app, 200)["code"] == 200

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import subprocess
 import sys
@@ -48,25 +47,11 @@ def test_statement_timeout_off(mutant):  # C-POOL-4 mutant: 1.2 s runs past what
     assert httpx.get(mutant.url + "/db/sleep?s=1.2", timeout=30).status_code == 200
 
 
-def test_transfer_without_transaction_breaks_the_snapshot_sum(mutant):  # C-TX-3 mutant
+def test_transfer_without_transaction_breaks_the_snapshot_sum(mutant, bank_storm):  # C-TX-3 mutant
     httpx.post(mutant.url + "/accounts/seed", json={"accounts": 3, "balance": 1000})
     moves = [(i % 3, (i + 1) % 3, 1) for i in range(80)]
-
-    def op(m):
-        if m is None:
-            return "read", http.get("/accounts").json()["total"]
-        return "transfer", http.post(
-            "/transfers", json={"from": m[0], "to": m[1], "amount": m[2]}
-        ).status_code
-
-    interleaved = [x for m in moves for x in (m, None)]
-    with (
-        httpx.Client(base_url=mutant.url, timeout=30) as http,
-        concurrent.futures.ThreadPoolExecutor(8) as pool,
-    ):
-        results = list(pool.map(op, interleaved))
-    assert {v for kind, v in results if kind == "transfer"} == {200}
-    totals = [v for kind, v in results if kind == "read"]
+    codes, totals = bank_storm(mutant, moves)
+    assert set(codes) == {200}
     assert any(total < 3000 for total in totals), "no snapshot caught money in flight"
 
 
