@@ -69,15 +69,16 @@ class ClientSide(Side):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.early: list[bytes | None] | None = []
-        self.transport.pause_reading()  # type: ignore[union-attr]
+        transport.pause_reading()  # type: ignore[attr-defined]  # asyncio honours it; uvloop ignores it here
         self.conn.start()
 
-    # uvloop may deliver data despite pause_reading() in connection_made: hold it.
+    # uvloop delivers data despite pause_reading() in connection_made: hold it, pause for real.
     def data_received(self, data: bytes) -> None:
         if self.early is None:
             self.reading.feed(data)  # type: ignore[union-attr]
         else:
             self.early.append(data)
+            self.reading.pause("connecting", True)  # type: ignore[union-attr]
 
     def eof_received(self) -> bool:
         if self.early is None:
@@ -91,7 +92,9 @@ class ClientSide(Side):
         early, self.early = self.early or [], None
         for data in early:
             self.reading.feed(data)  # type: ignore[union-attr]
-        if self.transport is not None:
+        link = self.reading
+        link.pause("connecting", False)  # type: ignore[union-attr]
+        if not link.paused and self.transport is not None:  # type: ignore[union-attr]
             self.transport.resume_reading()
 
 
@@ -123,7 +126,7 @@ class Link:
         if data is not None:
             self._queued += len(data)
             if self._queued > _QUEUE_HIGH:
-                self._pause("queue", True)
+                self.pause("queue", True)
         self._ensure_pump()
 
     def sink_paused(self, paused: bool) -> None:
@@ -131,7 +134,7 @@ class Link:
             self._writable.clear()
         else:
             self._writable.set()
-        self._pause("sink", paused)
+        self.pause("sink", paused)
 
     def add_toxic(self, config: ToxicConfig) -> None:
         toxic = TOXIC_TYPES[config.type](config, self)
@@ -161,7 +164,12 @@ class Link:
         if self._pump is not None and self._pump is not asyncio.current_task():
             self._pump.cancel()
 
-    def _pause(self, reason: str, on: bool) -> None:
+    @property
+    def paused(self) -> bool:
+        return bool(self._pauses)
+
+    def pause(self, reason: str, on: bool) -> None:
+        """Reading on the source stops while any reason (sink full, queue full, connecting) holds."""
         was_paused = bool(self._pauses)
         if on:
             self._pauses.add(reason)
@@ -192,7 +200,7 @@ class Link:
             if data is not None:
                 self._queued -= len(data)
                 if self._queued < _QUEUE_LOW:
-                    self._pause("queue", False)
+                    self.pause("queue", False)
             await self._through(list(self.toxics), 0, data, arrival)
 
     async def _through(self, chain: list[Toxic], i: int, data: bytes | None, arrival: float) -> None:
