@@ -1,0 +1,136 @@
+"""Backup files: names that sort by time, SHA-256 sidecars, and the verify step (C-BK-3).
+
+A backup is ``backup-<UTC time to the microsecond>.dump`` (custom format) or
+``.sql.gz`` (plain SQL, gzip) with a ``.sha256`` sidecar written after the dump
+succeeded. :func:`verify_backup` reads the whole file: checksum, then the
+format's own integrity (gzip CRC and the dump's completion trailer; the custom
+format's header and a full ``pg_restore`` to /dev/null).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import subprocess
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from infratests.errors import InfratestsError
+
+__all__ = ["Backup", "BackupError", "BackupCorrupt", "backup_path", "list_backups", "sha256",
+           "write_sidecar", "verify_backup", "SUFFIXES"]
+
+SUFFIXES = (".dump", ".sql.gz")
+_PREFIX = "backup-"
+_TRAILER = b"-- PostgreSQL database dump complete"
+_CUSTOM_MAGIC, _GZIP_MAGIC = b"PGDMP", b"\x1f\x8b"
+
+
+class BackupError(InfratestsError):
+    """Taking, pruning or restoring a backup failed; ``subject`` is the file or command."""
+
+
+class BackupCorrupt(BackupError):
+    """The backup file is truncated or corrupt; nothing was restored. ``subject``: the file."""
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One backup taken: file, when the dump started and finished (monotonic and epoch s)."""
+
+    path: Path
+    started: float
+    finished: float
+    started_wall: float
+    finished_wall: float
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+def backup_path(directory: Path, suffix: str, now: datetime | None = None) -> Path:
+    """A new, unused file name in ``directory`` that sorts after every older backup."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S.%fZ")
+    path = directory / f"{_PREFIX}{stamp}{suffix}"
+    counter = 0
+    while path.exists():  # two backups in the same microsecond
+        counter += 1
+        path = directory / f"{_PREFIX}{stamp}-{counter:03d}{suffix}"
+    return path
+
+
+def list_backups(directory: Path) -> list[Path]:
+    """The backups in ``directory``, newest first (by the time in their names)."""
+    found = [p for p in directory.iterdir()
+             if p.name.startswith(_PREFIX) and p.name.endswith(SUFFIXES)] if directory.is_dir() else []
+    return sorted(found, key=lambda p: p.name, reverse=True)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def write_sidecar(path: Path) -> Path:
+    sidecar = _sidecar(path)
+    sidecar.write_text(f"{sha256(path)}  {path.name}\n")
+    return sidecar
+
+
+def verify_backup(path: Path, pg_restore: Path | None = None) -> None:
+    """Raise :class:`BackupCorrupt` naming the file and what is wrong, or return if it is sound."""
+    if not path.is_file() or path.stat().st_size == 0:
+        raise BackupCorrupt(f"backup {path} is missing or empty", path)
+    sidecar = _sidecar(path)
+    if sidecar.is_file():
+        expected = sidecar.read_text().split()[0]
+        if sha256(path) != expected:
+            raise BackupCorrupt(f"backup {path} is corrupt or truncated: its SHA-256 does not "
+                                f"match {sidecar.name} ({path.stat().st_size} bytes now)", path)
+    with path.open("rb") as data:
+        head = data.read(5)
+    if head.startswith(_GZIP_MAGIC):
+        _verify_gzip(path)
+    elif head == _CUSTOM_MAGIC:
+        _verify_custom(path, pg_restore)
+    else:
+        _verify_plain(path, path.read_bytes()[-4096:])
+
+
+def _verify_gzip(path: Path) -> None:
+    tail = b""
+    try:
+        with gzip.open(path, "rb") as data:
+            for block in iter(lambda: data.read(1 << 20), b""):
+                tail = (tail + block)[-4096:]
+    except (OSError, EOFError, zlib.error) as error:
+        raise BackupCorrupt(f"backup {path} is corrupt or truncated: gzip says {error}", path) from None
+    _verify_plain(path, tail)
+
+
+def _verify_plain(path: Path, tail: bytes) -> None:
+    if _TRAILER not in tail:
+        raise BackupCorrupt(f"backup {path} is truncated: the SQL dump lacks pg_dump's "
+                            f"completion trailer ({_TRAILER.decode()!r})", path)
+
+
+def _verify_custom(path: Path, pg_restore: Path | None) -> None:
+    done = subprocess.run([str(pg_restore or "pg_restore"), "--file=/dev/null", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BackupCorrupt(f"backup {path} is corrupt or truncated: pg_restore says "
+                            f"{done.stderr.strip()[-500:]}", path)

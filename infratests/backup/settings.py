@@ -1,0 +1,62 @@
+"""How backups are taken, kept and restored; every field a user may override."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from infratests.errors import ConfigError
+
+__all__ = ["BackupSettings", "settings_from_env", "FORMATS", "MODES"]
+
+FORMATS = ("custom", "plain-gzip")
+MODES = ("snapshot", "per-table")
+_ENV = "INFRATESTS_BACKUP_"
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """``format``: ``custom`` (pg_dump -Fc) or ``plain-gzip`` (pg_dump | gzip).
+
+    ``mode``: ``snapshot`` (one pg_dump, one MVCC snapshot) or ``per-table``
+    (schema, then each table's data by its own pg_dump: no common snapshot; the
+    broken way, kept so the C-BK-1 scenario can be shown to catch it).
+    ``command`` / ``restore_command``: the user's own shell commands, with
+    ``{dsn}`` and ``{path}`` placeholders; ``prune_command`` with ``{dir}`` and
+    ``{keep}``. Empty means the built-in way. ``verify=False`` restores without
+    the verify step (the seed teams' ``gunzip | psql``; kept for the C-BK-3 mutant).
+    """
+
+    format: str = "custom"
+    mode: str = "snapshot"
+    retention: int = 30
+    command: str = ""
+    restore_command: str = ""
+    prune_command: str = ""
+    verify: bool = True
+    bindir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ConfigError(f"backup format {self.format!r}: use one of {', '.join(FORMATS)}", "format")
+        if self.mode not in MODES:
+            raise ConfigError(f"backup mode {self.mode!r}: use one of {', '.join(MODES)}", "mode")
+        if self.retention < 1:
+            raise ConfigError(f"backup retention {self.retention}: keep at least 1", "retention")
+
+
+def settings_from_env(environ: Mapping[str, str], base: BackupSettings = BackupSettings()) -> BackupSettings:
+    """``base`` overridden by ``INFRATESTS_BACKUP_<FIELD>`` (FORMAT, MODE, RETENTION, COMMAND, ...)."""
+    values: dict[str, object] = {}
+    for name in ("format", "mode", "command", "restore_command", "prune_command"):
+        if _ENV + name.upper() in environ:
+            values[name] = environ[_ENV + name.upper()]
+    if _ENV + "RETENTION" in environ:
+        raw = environ[_ENV + "RETENTION"]
+        if not raw.strip().isdigit():
+            raise ConfigError(f"{_ENV}RETENTION={raw!r}: write a whole number", _ENV + "RETENTION")
+        values["retention"] = int(raw)
+    if _ENV + "VERIFY" in environ:
+        values["verify"] = environ[_ENV + "VERIFY"].strip().lower() not in ("0", "off", "false", "no")
+    return BackupSettings(**{**base.__dict__, **values})

@@ -1,0 +1,53 @@
+"""Fresh servers built by the stack's own service modules on new ports: restore targets, crash subjects."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from infratests.stack import backends
+from infratests.stack.local import unprivileged_user
+from infratests.stack.ports import free_port
+from infratests.stack.postgres import postgres_spec
+from infratests.stack.redis import redis_spec
+from infratests.stack.service import Service, ServiceSpec
+from infratests.stack.topology import Stack
+
+__all__ = ["scratch_postgres", "scratch_redis"]
+
+_numbers = itertools.count(1)
+
+
+@contextmanager
+def scratch_postgres(stack: Stack) -> Iterator[Service]:
+    """A new Postgres built from ``stack``'s profile and backend (empty app database); stopped on exit.
+
+    Its ``endpoint.url`` is the app user's DSN, the restore target.
+    """
+    profile = stack.profile
+    name = f"postgres-restore-{os.getpid()}-{next(_numbers)}"
+    user = unprivileged_user(profile.run_as)
+    spec = postgres_spec(profile, free_port(), user, stack.session.service_dir(name), name=name)
+    with _running(stack, spec, user) as service:
+        yield service
+
+
+@contextmanager
+def scratch_redis(stack: Stack) -> Iterator[Service]:
+    """A new Redis node with ``stack``'s profile (appendonly, appendfsync); stopped on exit."""
+    name = f"redis-scratch-{os.getpid()}-{next(_numbers)}"
+    spec = redis_spec(stack.profile, name, free_port(), stack.session.service_dir(name))
+    with _running(stack, spec, unprivileged_user(stack.profile.run_as)) as service:
+        yield service
+
+
+@contextmanager
+def _running(stack: Stack, spec: ServiceSpec, user: str | None) -> Iterator[Service]:
+    service = backends.backend(stack.backend)(spec, stack.session, user, stack.profile.startup_timeout_s)
+    try:
+        service.start()
+        yield service
+    finally:
+        service.stop(graceful=False)

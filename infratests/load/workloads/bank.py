@@ -1,0 +1,127 @@
+"""The bank workload over HTTP (C-TX-3, C-BK-1): random transfers plus snapshot reads.
+
+Transfers are recorded ``ok`` on 200, ``fail`` on 400/404/409 (the app did
+nothing: it answered that the transfer was refused) and ``info`` otherwise
+(timeouts, resets, 5xx: the transfer may or may not have happened). Reads are
+``GET /accounts`` and record the balances they saw.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import httpx
+
+from infratests.checks.history import OpType, Recorder
+
+__all__ = ["BankSpec", "BankWorkload", "DEFINITE_REFUSALS"]
+
+DEFINITE_REFUSALS = frozenset({400, 404, 409})
+
+
+@dataclass(frozen=True)
+class BankSpec:
+    """How many accounts, their starting balance, and how hard to push."""
+
+    accounts: int = 5
+    balance: int = 100
+    workers: int = 4
+    max_amount: int = 30
+    read_every_s: float = 0.05
+    timeout_s: float = 5.0
+
+    @property
+    def total(self) -> int:
+        return self.accounts * self.balance
+
+    @property
+    def names(self) -> list[str]:
+        return [str(i) for i in range(self.accounts)]
+
+
+class BankWorkload:
+    """``with BankWorkload(url, recorder, ca_file=...) as bank:`` transfers and reads until exit."""
+
+    def __init__(self, base_url: str, recorder: Recorder, spec: BankSpec = BankSpec(),
+                 ca_file: Path | None = None, seed: int = 0) -> None:
+        self.base_url, self.recorder, self.spec = base_url, recorder, spec
+        self._verify: Any = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._random = random.Random(seed)
+        self.transfers = 0
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, verify=self._verify, timeout=self.spec.timeout_s)
+
+    def seed(self) -> None:
+        """Reset the bank to ``accounts`` x ``balance`` (not recorded: it is the setup)."""
+        with self.client() as http:
+            http.post("/accounts/seed", json={"accounts": self.spec.accounts,
+                                              "balance": self.spec.balance}).raise_for_status()
+
+    def __enter__(self) -> Self:
+        self._stop.clear()
+        seeds = [self._random.randrange(2**32) for _ in range(self.spec.workers)]
+        self._threads = [threading.Thread(target=self._transfer_loop, args=(n, s), daemon=True)
+                         for n, s in enumerate(seeds)]
+        self._threads.append(threading.Thread(target=self._read_loop, daemon=True))
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.spec.timeout_s + 5)
+
+    def read(self, process: int | str = "final") -> dict[str, int] | None:
+        """One recorded snapshot read; the balances, or None if it did not succeed."""
+        with self.client() as http:
+            return self._read(http, process)
+
+    def _transfer_loop(self, process: int, seed: int) -> None:
+        rng = random.Random(seed)
+        with self.client() as http:
+            while not self._stop.is_set():
+                src, dst = rng.sample(range(self.spec.accounts), 2)
+                value = {"from": src, "to": dst, "amount": rng.randint(1, self.spec.max_amount)}
+                self._transfer(http, process, value)
+
+    def _transfer(self, http: httpx.Client, process: int, value: dict[str, int]) -> None:
+        self.recorder.record(process, OpType.INVOKE, "transfer", value)
+        try:
+            response = http.post("/transfers", json=value)
+        except httpx.HTTPError as error:
+            self.recorder.record(process, OpType.INFO, "transfer", value, repr(error))
+            return
+        self.transfers += 1
+        status = response.status_code
+        kind = OpType.OK if status == 200 else OpType.FAIL if status in DEFINITE_REFUSALS else OpType.INFO
+        self.recorder.record(process, kind, "transfer", value,
+                             None if kind is OpType.OK else f"HTTP {status}", status=status)
+
+    def _read_loop(self) -> None:
+        with self.client() as http:
+            while not self._stop.wait(self.spec.read_every_s):
+                self._read(http, "reader")
+
+    def _read(self, http: httpx.Client, process: int | str) -> dict[str, int] | None:
+        self.recorder.record(process, OpType.INVOKE, "read")
+        try:
+            response = http.get("/accounts")
+        except httpx.HTTPError as error:
+            self.recorder.record(process, OpType.INFO, "read", None, repr(error))
+            return None
+        if response.status_code != 200:
+            # a read changes nothing: a refused read is a definite failure
+            self.recorder.record(process, OpType.FAIL, "read", None, f"HTTP {response.status_code}")
+            return None
+        balances = response.json()["balances"]
+        self.recorder.record(process, OpType.OK, "read", balances)
+        return dict(balances)

@@ -1,0 +1,113 @@
+"""Lock-protected jobs (C-LOCK-1..5): workers contend for a job through the app; its sections become a history.
+
+Workers call ``POST /jobs/{name}/run`` and record each call as a ``run``
+operation: ``ok`` when granted and completed (200), ``fail`` when the app
+answered that it did not run the job (409 held or lost, 503 no lock majority),
+``info`` when no answer came. The critical sections themselves are read back
+from ``GET /jobs/{name}/sections``, timed by Postgres ``clock_timestamp()``,
+and turned by :func:`sections_history` into the ops the mutex checker
+(``f="section"``) and the fencing checker (``f="write"``) take.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from infratests.checks.history import History, Op, OpType, Recorder
+
+__all__ = ["contend", "run_job", "sections", "sections_history", "wait_for_section"]
+
+_DID_NOT_RUN = (409, 503)
+
+
+def run_job(client: httpx.Client, recorder: Recorder, process: int | str, job: str,
+            work_ms: int) -> httpx.Response | None:
+    """One ``POST /jobs/{job}/run`` recorded as a ``run`` op; the response, or None if none came."""
+    recorder.record(process, OpType.INVOKE, "run", {"job": job, "work_ms": work_ms})
+    try:
+        response = client.post(f"/jobs/{job}/run", params={"work_ms": work_ms})
+    except httpx.HTTPError as error:
+        recorder.record(process, OpType.INFO, "run", {"job": job}, repr(error)[:200], status=0)
+        return None
+    body = _json(response)
+    kind = OpType.OK if response.status_code == 200 else (
+        OpType.FAIL if response.status_code in _DID_NOT_RUN else OpType.INFO)
+    recorder.record(process, kind, "run", {"job": job, "token": body.get("token")},
+                    None if kind is OpType.OK else f"HTTP {response.status_code}",
+                    status=response.status_code, instance=body.get("instance"),
+                    fenced_ok=body.get("fenced_ok"), completed=body.get("completed"))
+    return response
+
+
+def contend(clients: Sequence[httpx.Client], recorder: Recorder, job: str, duration_s: float,
+            work_ms: int, workers_per_client: int = 2) -> None:
+    """Workers (threads) on every client call the job back to back for ``duration_s``."""
+    stop_at = time.monotonic() + duration_s
+
+    def worker(client: httpx.Client, process: str) -> None:
+        while time.monotonic() < stop_at:
+            if run_job(client, recorder, process, job, work_ms) is None:
+                time.sleep(0.05)  # no answer: do not spin against a dead link
+
+    threads = [threading.Thread(target=worker, args=(client, f"w{i}-{k}"), daemon=True)
+               for i, client in enumerate(clients) for k in range(workers_per_client)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(duration_s + 60)
+
+
+def sections(client: httpx.Client, job: str) -> list[dict[str, Any]]:
+    """Every recorded attempt of ``job`` (``GET /jobs/{job}/sections``)."""
+    response = client.get(f"/jobs/{job}/sections")
+    response.raise_for_status()
+    return list(response.json()["sections"])
+
+
+def wait_for_section(client: httpx.Client, job: str, timeout_s: float = 15.0) -> dict[str, Any]:
+    """Poll until ``job`` has a started section; return the first one."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = sections(client, job)
+        if found:
+            return found[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job!r} never started a section within {timeout_s} s")
+        time.sleep(0.02)
+
+
+def sections_history(rows: Sequence[Mapping[str, Any]], job: str) -> History:
+    """The sections as ops on the database clock: ``section`` (mutex) and ``write`` (fencing).
+
+    An accepted section with both times is ``ok``; any other attempt may have
+    run for a while (``info`` section, without an end) and its end write did
+    not take effect (``fail`` write: rejected by the fence, or never made).
+    """
+    events: list[Op] = []
+    for row in rows:
+        start, end, accepted = row["start"], row["end"], bool(row["accepted"])
+        value = {"job": job, "token": row["token"], "start": start, "end": end,
+                 "holder": f"{row['instance']}#{row['id']}", "instance": row["instance"]}
+        done = end if end is not None else start
+        ok = accepted and end is not None
+        for f in ("section", "write"):
+            process = f"{f}-{row['id']}"
+            events.append(Op(process, OpType.INVOKE, f, value, start, start))
+            kind = OpType.OK if ok else (OpType.INFO if f == "section" else OpType.FAIL)
+            events.append(Op(process, kind, f, value, done, done,
+                             None if ok else "not accepted", {"completed": row.get("completed")}))
+    events.sort(key=lambda op: (op.time, op.type is not OpType.INVOKE))
+    return History.of(events)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

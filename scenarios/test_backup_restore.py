@@ -1,0 +1,217 @@
+"""Backup and restore (C-BK-1..5): consistent snapshots, retention, refusing damaged files, Redis AOF.
+
+The backup tool's settings come from ``INFRATESTS_BACKUP_*`` (format, mode,
+retention, the user's own commands): a user points them at their own scripts,
+and mutants point them at broken ones.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from infratests.backup import (BackupCorrupt, BackupError, BackupSettings, list_backups, restore_backup,
+                               settings_from_env, take_backup)
+from infratests.backup.target import scratch_postgres, scratch_redis
+from infratests.checks import bank, sets
+from infratests.checks.history import History, OpType, Recorder
+from infratests.checks.result import CheckResult, Violation, assert_holds, make_result
+from infratests.load.workloads import BankSpec, BankWorkload, PgSetWorkload, RedisSetWorkload
+from infratests.load.workloads.sets import LEDGER, ORDERS, pg_set_read, pg_torn_pairs, redis_set_read
+from infratests.stack.postgres import superuser_dsn
+from infratests.stack.service import Service
+from infratests.stack.topology import Stack
+
+AOF_WINDOW_S = 1.0  # appendfsync everysec
+AOF_MARGIN_S = 0.5  # fsync scheduling on a loaded 2-core machine
+
+
+def _settings(**base: object) -> BackupSettings:
+    return settings_from_env(os.environ, BackupSettings(**base))  # type: ignore[arg-type]
+
+
+def _wait_for_ops(recorder: Recorder, f: str, count: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while sum(1 for op in recorder.history() if op.f == f and op.type is OpType.OK) < count:
+        assert time.monotonic() < deadline, f"workload made fewer than {count} ok {f!r} in {timeout} s"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def set_tables(stack: Stack) -> Iterator[str]:
+    """The set workload's tables in the shared app database, dropped afterwards."""
+    yield stack["pgbouncer"].endpoint.url
+    with psycopg.connect(stack["postgres"].endpoint.url, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {ORDERS}, {LEDGER}")
+
+
+@pytest.mark.gate
+def test_backup_during_bank_load_restores_a_consistent_snapshot(
+        stack: Stack, set_tables: str, tmp_path: Path, record_property: Callable[..., None]) -> None:
+    """C-BK-1, C-BK-4: a dump taken during transfers and inserts restores into an empty server as
+    one snapshot (bank total holds; every add acknowledged before the dump is there, none invoked
+    after it; no transaction torn); restore time is measured and reported."""
+    settings, recorder = _settings(), Recorder()
+    spec = BankSpec(accounts=8, balance=100, workers=3)
+    workload = BankWorkload(stack.url, recorder, spec, ca_file=stack.tls.ca)
+    workload.seed()
+    with workload, PgSetWorkload(set_tables, recorder, workers=3):
+        _wait_for_ops(recorder, "transfer", 20)
+        _wait_for_ops(recorder, "add", 50)
+        backup = take_backup(stack["postgres"].endpoint.url, tmp_path, settings)
+        _wait_for_ops(recorder, "add", sum(1 for op in recorder.history() if op.f == "add") // 2 + 20)
+    with scratch_postgres(stack) as target:
+        report = restore_backup(backup.path, target.endpoint.url, settings)
+        record_property("backup_seconds", round(backup.seconds, 3))
+        record_property("restore_seconds", round(report.seconds, 3))
+        print(f"C-BK-4 restore drill: {backup.size} bytes dumped in {backup.seconds:.2f} s, "
+              f"verified in {report.verify_seconds:.2f} s, restored in {report.restore_seconds:.2f} s")
+        restored = _restored_reads(target, recorder)
+        torn = pg_torn_pairs(target.endpoint.url)
+    assert_holds(_snapshot(restored, spec, backup.started, backup.finished, torn))
+
+
+def _restored_reads(target: Service, recorder: Recorder) -> History:
+    """The load history plus two reads of the restored copy: the balances and the set."""
+    with psycopg.connect(target.endpoint.url) as conn:
+        balances = {str(i): b for i, b in conn.execute("SELECT id, balance FROM refapp_accounts")}
+    copy = Recorder()
+    copy.record("restored", OpType.INVOKE, "balances")
+    copy.record("restored", OpType.OK, "balances", balances)
+    pg_set_read(target.endpoint.url, copy, "restored")
+    return History.of(sorted([*recorder.history(), *copy.history()], key=lambda op: op.time))
+
+
+def _snapshot(history: History, spec: BankSpec, started: float, finished: float,
+              torn: tuple[list[int], list[int]]) -> CheckResult:
+    """One C-BK-1 verdict: bank checker + set checker on the copy + no half-restored transaction."""
+    money = bank.check(history, total=spec.total, accounts=spec.names, claim="C-BK-1", read="balances")
+    rows = sets.check(history, claim="C-BK-1", acked_before=started, absent_after=finished)
+    orphans, strays = torn
+    read = next(op for op in reversed(history.ops) if op.f == "read" and op.type is OpType.OK)
+    split = [Violation.at("torn-transaction", read, f"{len(orphans)} orders without their ledger line "
+                          f"(e.g. {orphans[:3]}) and {len(strays)} ledger lines without their order "
+                          f"(e.g. {strays[:3]}): the tables were dumped at different moments")
+             ] if orphans or strays else []
+    stats = {**{k: v for k, v in money.stats.items() if k != "totals"}, **rows.stats,
+             "dump_seconds": round(finished - started, 3)}
+    return make_result("C-BK-1", [*money.violations, *rows.violations, *split], stats)
+
+
+@pytest.mark.gate
+def test_retention_keeps_exactly_the_newest_n(fresh_database: str, tmp_path: Path) -> None:
+    """C-BK-2: after each of N+3 backups the directory holds exactly the newest min(k, N)."""
+    settings = _settings(retention=3)
+    taken: list[Path] = []
+    wrong: list[str] = []
+    for k in range(1, settings.retention + 4):
+        taken.append(take_backup(fresh_database, tmp_path, settings).path)
+        expected = sorted(taken[-settings.retention:], reverse=True)
+        kept = list_backups(tmp_path)
+        if kept != expected:
+            wrong.append(f"after backup {k}: kept {[p.name for p in kept]}, expected "
+                         f"{[p.name for p in expected]}")
+    assert not wrong, f"C-BK-2 violated: retention {settings.retention} did not keep the newest " \
+                      f"{settings.retention}: " + "; ".join(wrong)
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    for offset in range(len(data) // 3, len(data) // 3 + 64):
+        data[offset] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def _strip_sidecar_and_truncate(path: Path) -> None:
+    path.with_name(path.name + ".sha256").unlink()
+    _truncate(path)
+
+
+@pytest.mark.gate
+@pytest.mark.parametrize("fmt", ["custom", "plain-gzip"])
+def test_damaged_backup_is_refused_before_anything_is_restored(stack: Stack, fmt: str, tmp_path: Path) -> None:
+    """C-BK-3: truncated, corrupted and unchecksummed-truncated files are refused with a clear error,
+    and the target database is left exactly as it was (empty)."""
+    settings = replace(_settings(), format=fmt)
+    with psycopg.connect(stack["postgres"].endpoint.url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bk_payload AS SELECT g AS id, md5(g::text) AS v "
+                     "FROM generate_series(1, 20000) g")
+    try:
+        good = take_backup(stack["postgres"].endpoint.url, tmp_path / "good", settings).path
+    finally:
+        with psycopg.connect(stack["postgres"].endpoint.url, autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS bk_payload")
+    problems: list[str] = []
+    with scratch_postgres(stack) as target:
+        for name, damage in (("truncated", _truncate), ("corrupted", _flip),
+                             ("truncated, no checksum", _strip_sidecar_and_truncate)):
+            problems += _try_damaged(target, good, name, damage, settings, tmp_path / name)
+    assert not problems, f"C-BK-3 violated ({fmt}): " + "; ".join(problems)
+
+
+def _try_damaged(target: Service, good: Path, name: str, damage: Callable[[Path], None],
+                 settings: BackupSettings, folder: Path) -> list[str]:
+    folder.mkdir()
+    copy = folder / good.name
+    copy.write_bytes(good.read_bytes())
+    (folder / (good.name + ".sha256")).write_bytes(good.with_name(good.name + ".sha256").read_bytes())
+    damage(copy)
+    database = f"r_{folder.name.replace(' ', '_').replace(',', '')}"
+    with psycopg.connect(superuser_dsn(target.endpoint), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}" OWNER "{_user(target)}"')
+    url = target.endpoint.url.rsplit("/", 1)[0] + f"/{database}"
+    try:
+        restore_backup(copy, url, settings)
+        outcome = "restore reported success"
+    except BackupCorrupt as error:
+        outcome = "" if str(copy) in str(error) else f"error does not name the file: {error}"
+    except BackupError as error:
+        outcome = f"not detected up front, the restore itself failed: {str(error)[:200]}"
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")]
+    changed = f"; the target was modified (tables {tables})" if tables else ""
+    return [f"{name} backup: {outcome}{changed}"] if outcome or changed else []
+
+
+def _user(target: Service) -> str:
+    return psycopg.conninfo.conninfo_to_dict(target.endpoint.url)["user"]
+
+
+@pytest.mark.gate
+@pytest.mark.destructive
+def test_redis_aof_everysec_loses_at_most_a_second_on_kill9(stack: Stack) -> None:
+    """C-BK-5: with the profile's persistence (appendonly yes, everysec), kill -9 during SADDs loses
+    at most ~1 s of acknowledged writes; with persistence off the loss is reported."""
+    recorder = Recorder()
+    with scratch_redis(stack) as node:
+        with RedisSetWorkload(node.endpoint.url, recorder, workers=2):
+            _wait_for_ops(recorder, "add", 300)
+            time.sleep(AOF_WINDOW_S + AOF_MARGIN_S)  # the fault happens mid-stream: writes span > 1 fsync
+            killed_at = time.monotonic()
+            node.kill()
+            _wait_for_info(recorder)
+        node.start()
+        redis_set_read(node.endpoint.url, recorder)
+    result = sets.check(recorder.history(), claim="C-BK-5", acked_before=killed_at - AOF_WINDOW_S - AOF_MARGIN_S)
+    print(f"C-BK-5: appendonly={stack.profile.redis.appendonly} appendfsync={stack.profile.redis.appendfsync}:"
+          f" {result.stats}")
+    assert_holds(result)
+
+
+def _wait_for_info(recorder: Recorder, timeout: float = 10.0) -> None:
+    """Until a writer has seen the crash (an indeterminate add)."""
+    deadline = time.monotonic() + timeout
+    while not any(op.type is OpType.INFO for op in recorder.history()):
+        assert time.monotonic() < deadline, "no writer noticed the kill"
+        time.sleep(0.01)
