@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -14,19 +15,33 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from infratests.refapp.db import pool_stats, transaction
 from infratests.refapp.metrics import CONTENT_TYPE
 
-__all__ = ["misc_routes"]
+__all__ = ["misc_routes", "query_number"]
+
+
+def query_number(
+    request: Request, name: str, default: float, low: float = 0, high: float = 3600_000
+) -> float:
+    """A numeric query parameter in [low, high], else HTTP 400 naming it."""
+    raw = request.query_params.get(name)
+    try:
+        value = default if raw is None else float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise HTTPException(400, f"query parameter {name}={raw!r} must be a number in [{low}, {high}]")
+    return value
 
 
 async def slow(request: Request) -> JSONResponse:
     """GET /slow?ms=N: sleep N ms, so in-flight work is observable during a drain."""
-    ms = int(request.query_params.get("ms", "1000"))
+    ms = int(query_number(request, "ms", 1000))
     await asyncio.sleep(ms / 1000)
     return JSONResponse({"slept_ms": ms, "instance": request.app.state.refapp.settings.instance})
 
 
 async def big_json(request: Request) -> Response:
     """GET /json?bytes=N: a JSON body of about N bytes (gzip threshold checks)."""
-    size = max(0, min(int(request.query_params.get("bytes", "2048")), 10_000_000))
+    size = int(query_number(request, "bytes", 2048, high=10_000_000))
     filler = "x" * max(0, size - len('{"data":""}'))
     return Response(json.dumps({"data": filler}), media_type="application/json")
 
@@ -38,7 +53,7 @@ async def boom(request: Request) -> Response:
 
 async def db_sleep(request: Request) -> JSONResponse:
     """GET /db/sleep?s=N: ``select pg_sleep(N)`` under the statement timeout (C-POOL-3/4)."""
-    seconds = float(request.query_params.get("s", "1"))
+    seconds = query_number(request, "s", 1, high=3600)
     state = request.app.state.refapp
     async with transaction(state.pool, state.settings) as conn:
         await conn.execute("select pg_sleep(%s)", (seconds,))
