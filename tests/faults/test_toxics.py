@@ -29,7 +29,9 @@ def test_latency_jitter_bounds(client: Toxiproxy, echo_proxy: Any) -> None:
     _proxy(client).add_toxic(type="latency", attributes={"latency": 100, "jitter": 40})
     with connect(echo_proxy) as sock:
         rtts = [round_trip(sock) * 1000 for _ in range(12)]
-    assert all(58 <= r <= 150 for r in rtts), rtts  # 100 ± 40, a little slack for scheduling
+    assert all(59 <= r for r in rtts), rtts  # never below 100 - 40
+    assert all(r <= 180 for r in rtts), rtts  # slack above for a busy 2-core machine
+    assert sum(r <= 145 for r in rtts) >= 10, rtts  # 100 + 40, 5 ms scheduling slack
     assert max(rtts) - min(rtts) > 10, f"no jitter seen: {rtts}"
 
 
