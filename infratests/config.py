@@ -29,6 +29,7 @@ __all__ = [
     "AppConfig",
     "FaultsConfig",
     "BinariesConfig",
+    "DockerConfig",
     "Profile",
     "load_profile",
     "find_profile_file",
@@ -113,6 +114,16 @@ class BinariesConfig:
 
 
 @dataclass(frozen=True)
+class DockerConfig:
+    """The container backend: ``images`` is ``official`` (registry images), ``local`` (built by
+    ``infratests images build``) or ``auto`` (local when built, else official); ``image``
+    overrides one kind's image, e.g. ``image.postgres = "postgres:15.6-bookworm"``."""
+
+    images: str = "auto"
+    image: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Profile:
     run_as: str = "postgres"
     startup_timeout_s: float = 30.0
@@ -123,6 +134,7 @@ class Profile:
     app: AppConfig = field(default_factory=AppConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     binaries: BinariesConfig = field(default_factory=BinariesConfig)
+    docker: DockerConfig = field(default_factory=DockerConfig)
     source: str = "built-in defaults"
 
     def __post_init__(self) -> None:
@@ -135,6 +147,7 @@ class Profile:
 _CHOICES: dict[str, tuple[str, ...]] = {
     "pgbouncer.pool_mode": ("session", "transaction", "statement"),
     "redis.appendfsync": ("always", "everysec", "no"),
+    "docker.images": ("auto", "local", "official"),
     "redis.maxmemory_policy": (
         "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
         "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",

@@ -109,6 +109,7 @@ def session_processes(session_id: str, directory: Path | None = None) -> list[in
 
 
 def _kill_session(session_id: str, directory: Path) -> None:
+    _remove_containers(session_id)
     for _attempt in range(50):
         pids = session_processes(session_id, directory)
         if not pids:
@@ -117,6 +118,15 @@ def _kill_session(session_id: str, directory: Path) -> None:
             _signal(pid, signal.SIGKILL)
         time.sleep(0.02)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_containers(session_id: str) -> None:
+    """The Docker backend's containers of the session (only where a Docker daemon may run)."""
+    if not (os.path.exists("/var/run/docker.sock") or "DOCKER_HOST" in os.environ):
+        return
+    from infratests.stack.docker.reaper import remove_session_containers
+
+    remove_session_containers(session_id)
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -48,8 +48,7 @@ class Stack:
 
     def __init__(self, profile: Profile, session: Session, backend: str = "local") -> None:
         self.profile, self.session = profile, session
-        self.backend = backend
-        self._run = backends.backend(backend)
+        self.backend, self._run = backends.resolve(backend, profile)
         self.health_secret = secrets.token_urlsafe(24)
         self.tls: TlsFiles = make_tls(session.dir / "tls")
         self.ready_times: dict[str, float] = {}

@@ -1,0 +1,266 @@
+"""The Docker backend: a service spec run as a testcontainers ``DockerContainer``.
+
+Containers use host networking (the spec's known loopback port), carry the
+session's labels (the janitor removes them even after a SIGKILLed run) and its
+marker, and run as the same unprivileged uid as the local backend would.
+Readiness is the spec's own real-protocol probe, wrapped as a testcontainers
+wait strategy. Process faults are container operations: kill is SIGKILL,
+pause/resume is the cgroup freezer, terminate is ``kill(signal="SIGTERM")``.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Self
+
+import docker.errors  # type: ignore[import-untyped]
+import requests
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.wait_strategies import WaitStrategy
+from testcontainers.core.waiting_utils import WaitStrategyTarget
+
+from infratests.errors import PortInUse
+from infratests.janitor import Session
+from infratests.stack.docker.plan import ImagePlan
+from infratests.stack.readiness import wait_until_ready
+from infratests.stack.service import Endpoint, ServiceSpec
+
+__all__ = ["SERVICE_LABEL", "SESSION_LABEL", "DockerService", "ProbeWaitStrategy"]
+
+SESSION_LABEL = "infratests.session"
+SERVICE_LABEL = "infratests.service"
+_ALIVE = {"running", "paused", "restarting"}
+# What a call to a daemon that is gone, slow or has lost the container raises.
+_DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+class ProbeWaitStrategy(WaitStrategy):
+    """Ready when the spec's real-protocol probe passes; fails fast if the container exits.
+
+    With host networking ``get_exposed_port()`` raises, so port/HTTP strategies
+    cannot be used: the probe reaches the known port from the host side.
+    """
+
+    def __init__(self, service: DockerService, timeout: float) -> None:
+        super().__init__()
+        self.service = service
+        self.with_startup_timeout(int(timeout) or 1)
+        self.waited: float = 0.0
+
+    def wait_until_ready(self, container: WaitStrategyTarget) -> None:
+        spec = self.service.spec
+        self.waited = wait_until_ready(spec.name, spec.probe, self._startup_timeout, spec.transient,
+                                       self.service.is_running, self.service.logs)
+
+
+class DockerService:
+    """A :class:`~infratests.stack.service.Service` backed by one container."""
+
+    def __init__(self, spec: ServiceSpec, session: Session, user: str | None,
+                 startup_timeout: float = 30.0, *, plan: ImagePlan) -> None:
+        self.spec = spec
+        self.name, self.kind = spec.name, spec.kind
+        self.workdir = session.service_dir(spec.name)
+        self.launch = plan.launch(spec, session.dir)
+        self.ready_after: float | None = None
+        self._session = session
+        self._user = None if spec.privileged_ok else user
+        self._timeout = startup_timeout
+        self._container: DockerContainer | None = None
+        self._prepared = False
+
+    def __repr__(self) -> str:
+        return f"<DockerService {self.name} {self.launch.image} {self.endpoint.address}>"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.spec.endpoint
+
+    @property
+    def container(self) -> Any:
+        """The docker SDK container (None before the first start or after stop)."""
+        return self._container.get_wrapped_container() if self._container else None
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "service.log"
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop(graceful=False)
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def start(self) -> Self:
+        """Create (or start again) the container and wait until the probe passes."""
+        return self.spawn().wait_ready()
+
+    def spawn(self) -> Self:
+        if self.is_running():
+            return self
+        self._refuse_busy_port()
+        if not self._prepared:
+            self._prepare()
+        if self._container is None:
+            self._container = self._build()
+            self._container.start()
+        else:
+            self.container.start()
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> Self:
+        strategy = ProbeWaitStrategy(self, timeout or self._timeout)
+        assert self._container is not None, f"{self.name}: wait_ready before start"
+        strategy.wait_until_ready(self._container)
+        self.ready_after = strategy.waited
+        return self
+
+    def is_running(self) -> bool:
+        return self._status() in _ALIVE
+
+    def is_ready(self) -> bool:
+        try:
+            self.spec.probe()
+        except self.spec.transient:
+            return False
+        return True
+
+    def stop(self, graceful: bool = True, timeout: float = 10.0) -> None:
+        """Graceful: the server's stop signal, SIGKILL after ``timeout``; the container is removed.
+
+        Idempotent; the container's log is kept in ``service.log``.
+        """
+        if self._container is None:
+            return
+        container = self.container
+        if graceful and self.is_running():
+            self.resume()
+            _quietly(container.stop, timeout=max(1, int(timeout)))
+        self._save_logs()
+        _quietly(container.remove, force=True, v=True)
+        self._container = None
+
+    def kill(self) -> None:
+        """Crash: SIGKILL to every process of the container."""
+        if self.is_running():
+            _quietly(self.container.kill)
+            _quietly(self.container.wait, timeout=10)
+
+    def pause(self) -> None:
+        """Freeze every process (cgroup freezer); connections stay open, nothing answers."""
+        if self._status() == "running":
+            self.container.pause()
+
+    def resume(self) -> None:
+        if self._status() == "paused":
+            self.container.unpause()
+
+    def terminate(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM the server; its exit code, or None if it still runs after ``timeout``."""
+        if not self.is_running():
+            return self._exit_code()
+        self.resume()
+        self.container.kill(signal="SIGTERM")
+        try:
+            return int(self.container.wait(timeout=timeout)["StatusCode"])
+        except _DOCKER_ERRORS:  # the wait timed out: still running
+            return None
+
+    def restart(self, down_for: float = 0.0) -> Self:
+        """Stop gracefully (the container is kept), stay down ``down_for`` s, start it again."""
+        if self.is_running():
+            self.resume()
+            self.container.stop(timeout=10)
+        if down_for:
+            time.sleep(down_for)
+        return self.start()
+
+    def logs(self, lines: int = 50) -> str:
+        if self._container is None:
+            try:
+                return "".join(self.log_path.read_text(errors="replace").splitlines(True)[-lines:])
+            except FileNotFoundError:
+                return ""
+        try:
+            return self.container.logs(tail=lines).decode(errors="replace")
+        except _DOCKER_ERRORS as error:  # the daemon may be gone; logs are best effort
+            return f"(no logs: {error})"
+
+    def _build(self) -> DockerContainer:
+        launch = self.launch
+        container = DockerContainer(launch.image).with_command(list(launch.command))
+        for host, inside, mode in launch.mounts:
+            container.with_volume_mapping(host, inside, mode)
+        container.with_envs(**{**self.spec.env, **launch.env, **self._session.child_env()})
+        container.with_name(f"infratests-{self._session.id}-{self.name}-{uuid.uuid4().hex[:6]}")
+        return container.with_kwargs(
+            network="host", entrypoint=list(launch.entrypoint), user=self._uid(), init=True,
+            labels={SESSION_LABEL: self._session.id, SERVICE_LABEL: self.name},
+            stop_signal=signal.Signals(self.spec.stop_signal).name, shm_size="256m",
+            working_dir=str(self.workdir))
+
+    def _uid(self) -> str:
+        if self._user is None:
+            return "0:0"
+        entry = pwd.getpwnam(self._user)
+        return f"{entry.pw_uid}:{entry.pw_gid}"
+
+    def _status(self) -> str:
+        if self._container is None:
+            return "absent"
+        try:
+            self.container.reload()
+        except _DOCKER_ERRORS:  # removed behind our back (janitor, docker rm)
+            return "absent"
+        return str(self.container.status)
+
+    def _exit_code(self) -> int | None:
+        if self._container is None:
+            return None
+        return self.container.attrs.get("State", {}).get("ExitCode")
+
+    def _save_logs(self) -> None:
+        try:
+            self.log_path.write_bytes(self.container.logs())
+        except _DOCKER_ERRORS:  # logs are best effort at teardown
+            pass
+
+    def _prepare(self) -> None:
+        """As the local backend: render files, run the prepare hook, hand the workdir to the user."""
+        for relative, content in self.spec.files.items():
+            (self.workdir / relative).write_text(content)
+        if self.spec.prepare is not None:
+            self.spec.prepare(self.workdir)
+        if self._user is not None:
+            for root, dirs, files in os.walk(self.workdir):
+                for name in (*dirs, *files):
+                    shutil.chown(os.path.join(root, name), self._user)
+            shutil.chown(self.workdir, self._user)
+        self._prepared = True
+
+    def _refuse_busy_port(self) -> None:
+        try:
+            socket.create_connection((self.endpoint.host, self.endpoint.port), timeout=0.2).close()
+        except OSError:
+            return
+        raise PortInUse(f"{self.name}: something already answers on {self.endpoint.address}; "
+                        "stop it or let the suite pick another port", self.name)
+
+
+def _quietly(call: Any, **kwargs: Any) -> None:
+    """Teardown steps must not fail on a container that is already gone."""
+    try:
+        call(**kwargs)
+    except docker.errors.NotFound:
+        pass

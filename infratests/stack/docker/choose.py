@@ -1,0 +1,119 @@
+"""Choosing what runs the stack: ``docker``, ``local`` or ``auto``, always with the reason.
+
+``auto`` picks Docker when a daemon answers and every image of the plan is
+already present, else the local backend. The image plan is the profile's
+``docker.images``: ``local`` (built by ``infratests images build``),
+``official`` (registry images) or ``auto`` (local when built, else official),
+with ``docker.image.<kind>`` overriding one kind. Ryuk, testcontainers' reaper,
+stays on where its image can be had; elsewhere the suite's janitor alone
+reaps the session's labelled containers.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import Any
+
+from infratests.config import Profile
+from infratests.errors import ConfigError
+from infratests.stack.docker.images import local_image_names, missing_images
+from infratests.stack.docker.plan import OFFICIAL_IMAGES, ImagePlan
+
+__all__ = ["choose_backend", "configure_ryuk", "docker_backend", "docker_client", "image_plan"]
+
+_log = logging.getLogger("infratests")
+
+
+def docker_client() -> tuple[Any | None, str]:
+    """A client of a daemon that answers, or None and why not."""
+    import docker  # type: ignore[import-untyped]
+    import requests
+
+    try:
+        client = docker.from_env(timeout=10)
+        version = client.version()["Version"]
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+        return None, f"no Docker daemon answers ({type(error).__name__}: {error})"
+    return client, f"Docker daemon {version} answers"
+
+
+def image_plan(profile: Profile, client: Any) -> ImagePlan:
+    """The images for this profile (see the module doc); ``local`` insists they are built."""
+    wanted = profile.docker.images
+    local = local_image_names() if wanted != "official" else {}
+    absent = missing_images(client, local) if local else []
+    if wanted == "local" and absent:
+        raise ConfigError(f"docker.images = \"local\" but {', '.join(absent)} are not built: "
+                          "run `infratests images build`", "docker.images")
+    if wanted == "local" or (wanted == "auto" and not absent):
+        images = {kind: tag for kind, tag in local.items() if kind != "base"}
+        plan = ImagePlan("local", images, "local images built from Debian bookworm packages")
+    else:
+        plan = _official(client, "official images" if wanted == "official" else
+                         "official images (local ones not built: `infratests images build`)")
+    return ImagePlan(plan.source, {**plan.images, **profile.docker.image}, plan.reason)
+
+
+def _official(client: Any, reason: str) -> ImagePlan:
+    images = dict(OFFICIAL_IMAGES)
+    if not _obtainable(client, images["faultproxy"]):
+        del images["faultproxy"]
+        reason += f"; {OFFICIAL_IMAGES['faultproxy']} cannot be pulled: the suite's own proxy instead"
+    return ImagePlan("official", images, reason)
+
+
+def _obtainable(client: Any, image: str) -> bool:
+    import docker.errors  # type: ignore[import-untyped]
+
+    if not missing_images(client, {"image": image}):
+        return True
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError:
+        return False
+    return True
+
+
+def configure_ryuk(client: Any) -> str:
+    """Leave Ryuk on when its image can be had, else turn it off (the janitor reaps instead)."""
+    from testcontainers.core.config import testcontainers_config as tc
+
+    if "TESTCONTAINERS_RYUK_DISABLED" in os.environ:
+        return f"Ryuk {'off' if tc.ryuk_disabled else 'on'} (TESTCONTAINERS_RYUK_DISABLED)"
+    if _obtainable(client, tc.ryuk_image):
+        return "Ryuk on"
+    tc.ryuk_disabled = True
+    return f"Ryuk off ({tc.ryuk_image} cannot be pulled; the janitor reaps labelled containers)"
+
+
+def docker_backend(profile: Profile, client: Any | None = None) -> tuple[Any, str]:
+    """The Docker backend for ``profile`` (a ``Backend`` callable) and a sentence describing it."""
+    from infratests.stack.docker.backend import DockerService
+
+    if client is None:
+        client, why = docker_client()
+        if client is None:
+            raise ConfigError(f"--infratests-backend docker: {why}; start dockerd "
+                              "(scripts/docker-setup) or use the local backend", "backend")
+    plan = image_plan(profile, client)
+    reason = f"{plan.reason}; {configure_ryuk(client)}"
+    return functools.partial(DockerService, plan=plan), reason
+
+
+def choose_backend(name: str, profile: Profile) -> tuple[str, str]:
+    """Resolve ``auto`` to ``docker`` or ``local``; the choice and the reason."""
+    if name != "auto":
+        return name, "asked for"
+    client, why = docker_client()
+    if client is None:
+        return "local", why
+    try:
+        plan = image_plan(profile, client)
+    except ConfigError as error:
+        return "local", str(error)
+    absent = missing_images(client, plan.images)
+    if absent:
+        return "local", f"{why} but images are missing: {', '.join(absent)}"
+    return "docker", f"{why} and the {plan.reason} are present"

@@ -1,0 +1,110 @@
+"""Which image runs a service spec, and how: entrypoint, command, environment, mounts.
+
+Containers share the host's network namespace and see the session directory at
+the same path as the host, so a spec's argv and rendered config files work
+unchanged. Local images (Debian bookworm packages) have the host's binary
+paths; official images are asked for the binary by name on their own PATH.
+The suite's Python services run this very interpreter and virtualenv,
+bind-mounted read-only at the same paths with the source tree (the image only
+supplies shared libraries): nothing to build or pip-install, a code change
+needs no rebuild, and package markers match exactly. A system interpreter
+(under /usr) cannot be mounted over the image's own; then the image's
+``python3`` runs with PYTHONPATH on our source and site-packages.
+"""
+
+from __future__ import annotations
+
+import sys
+import sysconfig
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infratests.errors import ConfigError
+from infratests.stack.service import ServiceSpec
+
+__all__ = ["OFFICIAL_IMAGES", "PYTHON_KINDS", "ImagePlan", "Launch"]
+
+_PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+OFFICIAL_IMAGES: Mapping[str, str] = {
+    "postgres": "postgres:15-bookworm",
+    "pgbouncer": "edoburu/pgbouncer:latest",
+    "redis": "redis:7-bookworm",
+    "nginx": "nginx:1.22",
+    "python": f"python:{_PY}-slim-bookworm",
+    "faultproxy": "ghcr.io/shopify/toxiproxy:2.9.0",
+}
+PYTHON_KINDS = frozenset({"app", "dependency", "faultproxy"})
+_LOCAL_PYTHON = "3.11"  # Debian bookworm's python3
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How one container runs: image, entrypoint + command, extra env, (host, container, mode) mounts."""
+
+    image: str
+    entrypoint: tuple[str, ...]
+    command: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    mounts: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """``kind -> image`` for one stack; ``source`` is ``local`` or ``official``, ``reason`` says why.
+
+    A ``faultproxy`` entry means the real Toxiproxy runs the proxy; without it the
+    suite's own proxy runs in the Python image.
+    """
+
+    source: str
+    images: Mapping[str, str]
+    reason: str = ""
+
+    def launch(self, spec: ServiceSpec, session_dir: Path) -> Launch:
+        """The container for ``spec``; its session directory is mounted read-write at the same path."""
+        shared = ((str(session_dir), str(session_dir), "rw"),)
+        if spec.kind == "faultproxy" and "faultproxy" in self.images:
+            return self._toxiproxy(spec, shared)
+        if spec.argv[0] == sys.executable:
+            return self._python(spec, shared)
+        image = self.images.get(spec.kind) or self.images.get("python" if spec.kind in PYTHON_KINDS else "")
+        if not image:
+            raise ConfigError(f"docker.image.{spec.kind}: no image for service kind {spec.kind!r}; "
+                              f"set one in the profile", f"docker.image.{spec.kind}")
+        binary = spec.argv[0] if self.source == "local" else Path(spec.argv[0]).name
+        return Launch(image, (binary,), spec.argv[1:], mounts=shared)
+
+    def _python(self, spec: ServiceSpec, shared: tuple[tuple[str, str, str], ...]) -> Launch:
+        """Our own interpreter when it is self-contained (pyenv, python.org, uv), else the image's."""
+        if not sys.base_prefix.startswith("/usr"):
+            roots = _outermost([sys.base_prefix, sys.prefix, _source_root()])
+            return Launch(self.images["python"], (sys.executable,), spec.argv[1:],
+                          mounts=shared + tuple((root, root, "ro") for root in roots))
+        if self.source == "local" and _PY != _LOCAL_PYTHON and "python" not in self.images:
+            raise ConfigError(f"the local Python image has Python {_LOCAL_PYTHON}, this run {_PY}: "
+                              "run the suite with Python 3.11 or set docker.images = \"official\"",
+                              "docker.images")
+        paths = sysconfig.get_paths()
+        roots = _outermost([_source_root(), paths["purelib"], paths["platlib"]])
+        return Launch(self.images["python"], ("python3",), spec.argv[1:],
+                      env={"PYTHONPATH": ":".join(roots)},
+                      mounts=shared + tuple((root, root, "ro") for root in roots))
+
+    def _toxiproxy(self, spec: ServiceSpec, shared: tuple[tuple[str, str, str], ...]) -> Launch:
+        # Our proxy takes the same options as toxiproxy-server (host, port, config file).
+        options = dict(zip(spec.argv[3::2], spec.argv[4::2], strict=False))
+        command = ("-host", options["--host"], "-port", options["--port"], "-config", options["--config"])
+        return Launch(self.images["faultproxy"], ("/toxiproxy",), command, mounts=shared)
+
+
+def _source_root() -> str:
+    """The directory holding the ``infratests`` package (the checkout, or site-packages)."""
+    return str(Path(__file__).resolve().parents[3])
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """``paths`` without duplicates and without those inside another one (one mount each)."""
+    unique = sorted(set(paths), key=len)
+    return [p for i, p in enumerate(unique)
+            if not any(Path(p).is_relative_to(outer) for outer in unique[:i])]

@@ -1,0 +1,43 @@
+"""The janitor's Docker hook: remove containers labelled with a session id.
+
+Ryuk cannot run where its image cannot be pulled, and a SIGKILLed run never
+tears down: the janitor calls these at session close, at the next start and
+from ``infratests down``. Without a reachable daemon they do nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+
+from infratests.stack.docker.backend import SESSION_LABEL
+
+__all__ = ["remove_orphan_containers", "remove_session_containers"]
+
+
+def remove_session_containers(session_id: str) -> list[str]:
+    """Force-remove every container of ``session_id``; their names."""
+    return _remove(lambda labels: labels.get(SESSION_LABEL) == session_id, f"{SESSION_LABEL}={session_id}")
+
+
+def remove_orphan_containers(live_sessions: Collection[str]) -> list[str]:
+    """Force-remove the suite's containers whose session is not in ``live_sessions``."""
+    return _remove(lambda labels: labels.get(SESSION_LABEL) not in live_sessions, SESSION_LABEL)
+
+
+def _remove(doomed: Callable[[Mapping[str, str]], bool], label_filter: str) -> list[str]:
+    import docker.errors  # type: ignore[import-untyped]
+
+    from infratests.stack.docker.choose import docker_client
+
+    client, _why = docker_client()
+    if client is None:
+        return []
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": label_filter}):
+        if doomed(container.labels):
+            try:
+                container.remove(force=True, v=True)
+                removed.append(container.name)
+            except docker.errors.APIError:  # already removed by a concurrent reaper
+                continue
+    return removed
