@@ -23,7 +23,7 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command != "gate":
+    if rest and args.command not in ("gate", "capacity"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return int(args.run(args, rest))
@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=8.0, help="duration of each measured run")
     _profile_options(bench)
     bench.set_defaults(run=_bench)
+
+    capacity = commands.add_parser(
+        "capacity", help="stepped load until the budget breaks: knee, plot, summary "
+                         "(other options: `infratests capacity --help-search`)")
+    _profile_options(capacity)
+    capacity.add_argument("--help-search", action="store_true", help="the search's own options")
+    capacity.set_defaults(run=_capacity)
     return parser
 
 
@@ -125,6 +132,30 @@ def _gate(_args: argparse.Namespace, rest: list[str]) -> int:
     paths = [arg for arg in rest if not arg.startswith("-")]
     default = [] if paths else (["scenarios"] if Path("scenarios").is_dir() else [])
     return subprocess.call([sys.executable, "-m", "pytest", "-m", "gate", *default, *rest])
+
+
+# Load comes from one address: per-client rate limits would measure the limiter, and the
+# fault proxy is not part of production (issue: capacity runs must not measure it).
+CAPACITY_OVERRIDES = {"faults.proxy": "false", "nginx.rate_api_rps": "1000000",
+                      "nginx.rate_api_burst": "1000000"}
+
+
+def _capacity(args: argparse.Namespace, rest: list[str]) -> int:
+    """Against ``--host`` if given, else against a default stack started for the run."""
+    from infratests.janitor import open_session
+    from infratests.load.commands import capacity_main
+    from infratests.stack.topology import Stack
+
+    if args.help_search or "--host" in rest:
+        return capacity_main(["--help"] if args.help_search else rest)
+    args.overrides = [f"{key}={value}" for key, value in CAPACITY_OVERRIDES.items()] + args.overrides
+    profile = _profile(args)
+    session = open_session()
+    try:
+        with Stack(profile, session, args.backend) as stack:
+            return capacity_main(["--host", stack.url, "--ca-file", str(stack.tls.ca), *rest])
+    finally:
+        session.close()
 
 
 def _bench(args: argparse.Namespace, _rest: list[str]) -> int:

@@ -1,5 +1,8 @@
 """Mixed API traffic against the reference service (reads, cache writes, quotes, JSON bodies).
 
+Health probes are not user traffic (external callers are rate limited on them,
+C-HL-4): the health_check locustfile plays the load balancer.
+
 Run: ``python -m locust -f locustfiles/api_mix.py --host https://127.0.0.1:PORT ApiUser``.
 ``INFRATESTS_KEYS`` (default 100) bounds the cache key space so reads hit.
 """
@@ -34,10 +37,6 @@ class ApiUser(InfratestsUser):
     @task(2)
     def quote(self) -> None:
         self.client.get("/quote")
-
-    @task(1)
-    def health(self) -> None:
-        self.client.get("/health")
 
     @task(1)
     def accounts(self) -> None:
