@@ -40,8 +40,7 @@ async def seed(request: Request) -> JSONResponse:
 async def accounts(request: Request) -> JSONResponse:
     """All balances read in one transaction (one snapshot at REPEATABLE READ)."""
     state = request.app.state.refapp
-    async with state.pool.connection() as conn, conn.transaction():
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    async with transaction(state.pool, state.settings, isolation="repeatable_read") as conn:
         cur = await conn.execute("SELECT id, balance FROM refapp_accounts ORDER BY id")
         rows = await cur.fetchall()
     balances = {str(i): b for i, b in rows}

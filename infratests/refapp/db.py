@@ -37,6 +37,7 @@ CREATE SEQUENCE IF NOT EXISTS refapp_fence_seq;
 # a transaction-scoped advisory lock serialises them and is safe in transaction pooling.
 _SCHEMA_LOCK = 7_305_001
 _last_warning = 0.0
+_ISOLATION_SQL = {"serializable": "SERIALIZABLE", "repeatable_read": "REPEATABLE READ"}
 
 
 def open_pool(settings: Settings) -> AsyncConnectionPool:
@@ -88,8 +89,8 @@ def _stale_check(holder: list[AsyncConnectionPool]) -> Callable[[AsyncConnection
 
 def _preamble(settings: Settings, isolation: str | None) -> str:
     parts = []
-    if isolation == "serializable":
-        parts.append("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+    if isolation in _ISOLATION_SQL:
+        parts.append(f"SET TRANSACTION ISOLATION LEVEL {_ISOLATION_SQL[isolation]}")
     if settings.statement_timeout_ms:
         parts.append(f"SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}")
     return "; ".join(parts)

@@ -21,7 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from infratests.refapp.db import transaction
 from infratests.refapp.redlock import Lease, LockContended, LockUnavailable, Redlock
+from infratests.refapp.routes import query_number
 
 __all__ = ["BEGIN_FENCED", "END_FENCED", "job_routes"]
 
@@ -51,7 +53,8 @@ WHERE id = %(id)s RETURNING start_ts, end_ts
 
 
 async def _sql(state: Any, query: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    async with state.pool.connection() as conn:
+    """One statement in its own transaction, so the statement timeout bounds fence-lock waits too."""
+    async with transaction(state.pool, state.settings) as conn:
         cur = await conn.execute(query.encode(), params)
         return await cur.fetchone()
 
@@ -102,7 +105,7 @@ async def run_job(request: Request) -> JSONResponse:
     """POST /jobs/{name}/run?work_ms=N: 200 {job, token, start, end, fenced_ok}; 409 held; 503 no majority."""
     state = request.app.state.refapp
     job = request.path_params["name"]
-    work_ms = int(request.query_params.get("work_ms", "100"))
+    work_ms = int(query_number(request, "work_ms", 100))
     lock = Redlock(
         state.lock_clients,
         state.settings.lock_ttl_ms,
@@ -136,7 +139,7 @@ async def sections(request: Request) -> JSONResponse:
     ``end`` is null for an attempt whose end write was rejected or never made.
     """
     state = request.app.state.refapp
-    async with state.pool.connection() as conn:
+    async with transaction(state.pool, state.settings) as conn:
         cur = await conn.execute(
             "SELECT id, token, instance, start_ts, end_ts, accepted, completed FROM refapp_job_sections"
             " WHERE job = %s ORDER BY id",

@@ -167,3 +167,9 @@ def test_ready_names_the_failing_dependency_and_recovers(start_app, spawn_redis)
         assert httpx.get(app.url + "/health").status_code == 200
         with spawn_redis(port):
             assert _wait_ready(app, 200)["code"] == 200
+
+
+def test_bad_query_numbers_are_400(app):
+    for path in ("/slow?ms=abc", "/json?bytes=-5", "/db/sleep?s=nan", "/slow?ms=inf"):
+        response = httpx.get(app.url + path)
+        assert response.status_code == 400 and "must be a number" in response.text, path
