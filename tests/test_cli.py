@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from infratests.janitor import runtime_root
 
 
@@ -20,13 +22,19 @@ def _sessions() -> set[str]:
     return {entry.name for entry in root.iterdir()} if root.is_dir() else set()
 
 
+@pytest.fixture(autouse=True)
+def _own_root(private_root: Path) -> Path:
+    """Each test counts sessions in a runtime root of its own."""
+    return private_root
+
+
 def test_bad_override_fails_before_anything_starts() -> None:
     before = _sessions()
     done = _cli("up", "--check", "--set", "postgres.max_connections=many")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "infratests: postgres.max_connections = 'many' has the wrong type: write a whole number"]
-    assert _sessions() <= before  # nothing of ours left (others may have been reaped)
+    assert _sessions() == before
 
 
 def test_unknown_profile_key_in_file(tmp_path: Path) -> None:
@@ -48,7 +56,7 @@ def test_up_check_reports_ready_times_and_leaves_nothing() -> None:
     assert done.returncode == 0, done.stderr
     ready = json.loads(done.stdout)["ready_s"]
     assert {"postgres", "pgbouncer", "nginx", "app-1", "app-2", "faultproxy", "total"} <= set(ready)
-    assert _sessions() <= before  # nothing of ours left (others may have been reaped)
+    assert _sessions() == before
 
 
 def test_doctor_says_what_is_installed() -> None:
@@ -74,4 +82,4 @@ def test_capacity_on_the_default_stack_writes_plot_and_summary(tmp_path: Path) -
     assert {"capacity.png", "capacity.json", "capacity.md"} <= {p.name for p in (tmp_path / "report").iterdir()}
     summary = json.loads((tmp_path / "report" / "capacity.json").read_text())
     assert summary["steps"][0]["requests"] > 0 and summary["steps"][0]["error_rate"] == 0.0
-    assert _sessions() <= before  # nothing of ours left (others may have been reaped)
+    assert _sessions() == before

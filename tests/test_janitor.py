@@ -9,8 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,16 +25,6 @@ def test_hold_the_stack(stack):
     os.rename(os.environ["VICTIM_REPORT"] + ".tmp", os.environ["VICTIM_REPORT"])
     time.sleep(600)
 '''
-
-
-@pytest.fixture
-def private_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A runtime root of its own, so reaping here never touches the suite's own stack."""
-    root = Path("/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp") / f"itj-{uuid.uuid4().hex[:6]}"
-    monkeypatch.setenv("INFRATESTS_RUNDIR", str(root))
-    yield root
-    reap_leftovers(include_live=True)
-    root.rmdir() if root.exists() else None
 
 
 def _listening(port: int) -> bool:
