@@ -258,7 +258,7 @@ def app_env(local_pg: dict[str, int], local_redis: list[int], local_dependency: 
         "HEALTH_SECRET": "s3cret-health",
         "CACHE_PREFIX": "t1:",
         "APP_VERSION": "9.9.9",
-        "REFAPP_DRAIN_DELAY_MS": "500",
+        "REFAPP_DRAIN_DELAY_MS": "0",  # fast teardown; drain tests set their own
     }
 
 

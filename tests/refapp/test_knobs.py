@@ -88,3 +88,12 @@ def test_ready_only_when_it_can_serve(app_env, unused_port):  # C-GS-5, and the 
             if proc.poll() is None:
                 os.killpg(proc.pid, 9)
                 proc.wait(5)
+
+
+def test_bad_setting_exits_2_naming_the_variable():
+    env = {**os.environ, "REFAPP_ISOLATION": "snapshot", "HEALTH_SECRET": "top-secret"}
+    done = subprocess.run(
+        [sys.executable, "-m", "infratests.refapp"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2 and "REFAPP_ISOLATION" in done.stderr
+    assert "top-secret" not in done.stderr + done.stdout
