@@ -1,0 +1,131 @@
+"""The circuit breaker around the external dependency (C-CB-1..5).
+
+A private stack with one replica (its breaker state is the only one) and short
+timeouts: the dependency fails through its fault proxy while a caller hits
+``/quote``; the breaker checker simulates the state machine over the calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from infratests.checks import breaker
+from infratests.checks.history import OpType, Recorder
+from infratests.checks.result import assert_holds
+from infratests.load.workloads.calls import QuoteCaller, dependency_served
+from infratests.load.workloads.metrics import scrape, value
+from infratests.load.workloads.stacks import private_stack
+from infratests.stack.topology import Stack
+
+_KNOBS = {"app.replicas": "1", "app.env.REFAPP_BREAKER_RESET_MS": "1000",
+          "app.env.REFAPP_BREAKER_CALL_TIMEOUT_MS": "300", "app.env.REFAPP_RETRY_ATTEMPTS": "1"}
+_FAULTS = {
+    "down": lambda faults: faults.down("dependency"),
+    "reset_peer": lambda faults: faults.reset_peer("dependency", after_ms=0),
+    "latency_above_call_timeout": lambda faults: faults.latency("dependency", ms=900),
+}
+_STATE = {"service": "dependency"}
+
+
+@contextmanager
+def _breaker_stack(request: pytest.FixtureRequest) -> Iterator[tuple[Stack, httpx.Client]]:
+    with private_stack(request, _KNOBS) as s, httpx.Client(base_url=s["app-1"].endpoint.url,
+                                                              timeout=10.0) as app:
+        yield s, app
+
+
+def _env_ms(s: Stack, name: str, default: int) -> float:
+    return int(s.profile.app.env.get(name, str(default))) / 1000
+
+
+def _wait_closed(recorder: Recorder, healed: float, timeout_s: float) -> bool:
+    """Wait until the caller got a 200 that started after the heal (the breaker closed again)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(comp is not None and comp.type is OpType.OK and inv.time > healed
+               for inv, comp in recorder.history().pairs()):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.chaos
+@pytest.mark.destructive
+@pytest.mark.parametrize("fault", [pytest.param("down", marks=pytest.mark.gate), "reset_peer",
+                                   "latency_above_call_timeout"])
+def test_breaker_opens_fails_fast_and_recovers(request: pytest.FixtureRequest, fault: str) -> None:
+    """C-CB-1..4: opens after the threshold, fails fast while open (app healthy, state metric 1),
+    one trial after the reset timeout, re-opens on failure, closes on success (metric 0)."""
+    recorder = Recorder()
+    with _breaker_stack(request) as (s, app):
+        reset = _env_ms(s, "REFAPP_BREAKER_RESET_MS", 30000)
+        served_before = dependency_served(s["dependency"].endpoint.url)
+        with QuoteCaller(str(app.base_url), recorder, pause_s=0.02):
+            time.sleep(0.5)  # the baseline: calls succeed with the dependency up
+            began = time.monotonic()
+            with _FAULTS[fault](s.faults):
+                open_states, healthy = _observe_while_failing(app, seconds=max(2.0, 2.5 * reset))
+            healed = time.monotonic()
+            closed = _wait_closed(recorder, healed, timeout_s=reset + 5.0)
+        closed_state = value(scrape(app), "circuit_breaker_state", _STATE, default=-1)
+        served = dependency_served(s["dependency"].endpoint.url) - served_before
+    history = recorder.history()
+    threshold = int(s.profile.app.env.get("REFAPP_BREAKER_THRESHOLD", "3"))
+    result = breaker.check(history, faults=[(began, healed)], threshold=max(threshold, 1),
+                           reset_timeout=reset, tolerance=0.5, claim="C-CB-1..3")
+    assert_holds(result)
+    _assert_open_was_cheap_and_visible(history, began, healed, open_states, healthy, served)
+    assert closed and closed_state == 0, (
+        f"C-CB-3/C-CB-4: after healing, closed={closed} and circuit_breaker_state={closed_state} (want 0)")
+
+
+def _observe_while_failing(app: httpx.Client, seconds: float) -> tuple[set[float], list[int]]:
+    """Scrape the state metric and probe the rest of the app while the dependency fails."""
+    states: set[float] = set()
+    health: list[int] = []
+    stop_at = time.monotonic() + seconds
+    while time.monotonic() < stop_at:
+        states.add(value(scrape(app), "circuit_breaker_state", _STATE, default=-1))
+        health.append(app.get("/health/ready").status_code)
+        time.sleep(0.1)
+    return states, health
+
+
+def _assert_open_was_cheap_and_visible(history: Any, began: float, healed: float, states: set[float],
+                                       healthy: list[int], served: int) -> None:
+    pairs = [(inv, comp) for inv, comp in history.pairs() if comp is not None]
+    rejected = [comp for inv, comp in pairs if not comp.extra.get("reached_dependency", True)]
+    reached = len(pairs) - len(rejected)
+    slowest = max((comp.extra["elapsed_s"] for comp in rejected), default=None)
+    assert rejected and slowest is not None and slowest < 0.25, (
+        f"C-CB-2: while open, calls must fail fast: {len(rejected)} rejected, slowest {slowest} s")
+    assert served <= reached, (
+        f"C-CB-2: the dependency served {served} quotes but only {reached} calls were let through: "
+        "calls reached it while the circuit was open")
+    assert set(healthy) == {200}, f"C-CB-2: the rest of the app was not healthy while open: {healthy}"
+    assert 1.0 in states, f"C-CB-4: circuit_breaker_state never read 1 (open) during the outage: {states}"
+
+
+@pytest.mark.chaos
+@pytest.mark.destructive
+def test_retries_do_not_amplify_an_outage(request: pytest.FixtureRequest) -> None:
+    """C-CB-5: during an outage the dependency gets fewer requests than clients sent (bounded retries + breaker)."""
+    recorder = Recorder()
+    knobs = {"app.replicas": "1", "app.env.REFAPP_BREAKER_RESET_MS": "1000"}
+    with private_stack(request, knobs) as s:
+        dependency = s["dependency"].endpoint.url
+        httpx.post(f"{dependency}/control", json={"status": 500}).raise_for_status()
+        before = dependency_served(dependency)
+        with QuoteCaller(s["app-1"].endpoint.url, recorder, workers=4, pause_s=0.05):
+            time.sleep(3.0)
+        served = dependency_served(dependency) - before
+    sent = sum(1 for op in recorder.history().completions())
+    assert sent >= 20 and served <= sent, (
+        f"C-CB-5: during the outage clients sent {sent} requests and the dependency received {served}: "
+        "retries amplified the outage")
