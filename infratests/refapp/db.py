@@ -92,7 +92,9 @@ def _preamble(settings: Settings, isolation: str | None) -> str:
     if isolation in _ISOLATION_SQL:
         parts.append(f"SET TRANSACTION ISOLATION LEVEL {_ISOLATION_SQL[isolation]}")
     if settings.statement_timeout_ms:
-        parts.append(f"SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}")
+        # REFAPP_SESSION_SET=on (C-TX-4 mutant): a session SET outlives the transaction in PgBouncer.
+        scope = "" if settings.session_set else "LOCAL "
+        parts.append(f"SET {scope}statement_timeout = {int(settings.statement_timeout_ms)}")
     return "; ".join(parts)
 
 

@@ -147,7 +147,7 @@ async def sections(request: Request) -> JSONResponse:
         )
         rows = await cur.fetchall()
     keys = ("id", "token", "instance", "start", "end", "accepted", "completed")
-    out = [dict(zip(keys, (v.timestamp() if hasattr(v, "timestamp") else v for v in row))) for row in rows]
+    out = [dict(zip(keys, [v.timestamp() if hasattr(v, "timestamp") else v for v in row], strict=True)) for row in rows]
     return JSONResponse({"job": request.path_params["name"], "sections": out})
 
 

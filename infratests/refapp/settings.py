@@ -51,6 +51,7 @@ class Settings:
     pool_open_timeout_ms: int = _env("REFAPP_POOL_OPEN_TIMEOUT_MS", 10000, "positive")
     pool_warn_ratio: float = _env("REFAPP_POOL_WARN_RATIO", 0.8, "ratio")
     statement_timeout_ms: int = _env("REFAPP_STATEMENT_TIMEOUT_MS", 30000, "count")
+    session_set: bool = _env("REFAPP_SESSION_SET", False, "bool")
     ready_timeout_ms: int = _env("REFAPP_READY_TIMEOUT_MS", 1000, "positive")
     isolation: str = _env("REFAPP_ISOLATION", "read_committed", "isolation")
     tx_retries: int = _env("REFAPP_TX_RETRIES", 10, "count")
