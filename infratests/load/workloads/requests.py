@@ -14,7 +14,7 @@ import itertools
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -33,8 +33,13 @@ def client_for(base_url: str, ca_file: Path | None = None, timeout_s: float = 10
 
 
 def timed_request(client: httpx.Client, recorder: Recorder, process: int | str, f: str,
-                  path: str, method: str = "GET", **kwargs: Any) -> httpx.Response | None:
-    """One request recorded as invoke + ok/fail/info; the response, or None when none came."""
+                  path: str, method: str = "GET", expect: Collection[int] = (),
+                  **kwargs: Any) -> httpx.Response | None:
+    """One request recorded as invoke + ok/fail/info; the response, or None when none came.
+
+    A status in ``expect`` is recorded ``ok`` even when >= 400 (e.g. 503 from a draining replica,
+    which is the answer the claim wants); ``extra["status"]`` keeps it for the checker.
+    """
     recorder.record(process, OpType.INVOKE, f, path)
     try:
         response = client.request(method, path, **kwargs)
@@ -42,7 +47,7 @@ def timed_request(client: httpx.Client, recorder: Recorder, process: int | str, 
         recorder.record(process, OpType.INFO, f, path, repr(error)[:300], status=0)
         return None
     status = response.status_code
-    kind = OpType.FAIL if status >= 400 else OpType.OK
+    kind = OpType.FAIL if status >= 400 and status not in expect else OpType.OK
     recorder.record(process, kind, f, path, None if kind is OpType.OK else f"HTTP {status}",
                     status=status, instance=_instance(response))
     return response

@@ -1,0 +1,276 @@
+"""The reverse proxy (C-NGX-1..7): what nginx promises to clients, checked from the outside.
+
+Each scenario talks to the stack's public listeners with a real client (httpx
+with HTTP/2, raw TLS sockets, a WebSocket client) and checks one claim. The
+upstream side is observed through the reference app: ``/api/*`` answers name
+the replica and the TCP peer of the connection the request came on, so the
+number of distinct peers is the number of upstream connections nginx opened
+(each nginx->app connection passes the fault proxy 1:1).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import socket
+import ssl
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from infratests.checks import windows
+from infratests.checks.history import Recorder
+from infratests.checks.result import assert_holds
+from infratests.load.workloads.requests import RequestLoad, client_for
+from infratests.stack.topology import Stack
+
+StackFactory = Callable[..., AbstractContextManager[Stack]]
+AUTH_BURST, WEBHOOK_BURST = 5, 20  # the template's burst for the auth and webhook zones
+ONE_YEAR_S = 31_536_000
+
+
+@pytest.fixture
+def private_stack(stack_factory: StackFactory, infratests_session: Any) -> StackFactory:
+    """``stack_factory`` whose private stack directories are removed before and after use.
+
+    Works around the plugin numbering private stacks per test (``s1``, ``s2``, ...) in one
+    session directory: without this, the second test's first private stack finds ``s1`` taken.
+    """
+    calls = itertools.count(1)
+
+    @contextmanager
+    def factory(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
+        leftover = infratests_session.dir / f"s{next(calls)}"
+        shutil.rmtree(leftover, ignore_errors=True)  # a stopped stack of an earlier test
+        try:
+            with stack_factory(overrides) as running:
+                yield running
+        finally:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    return factory
+
+
+def _host_port(stack: Stack) -> tuple[str, int]:
+    endpoint = stack["nginx"].endpoint
+    return endpoint.host, endpoint.port
+
+
+@pytest.mark.gate
+def test_http2_on_tls_and_plain_http_redirects_to_https(stack: Stack, https: httpx.Client) -> None:
+    """C-NGX-1: ALPN picks h2 on the TLS listener; the plain listener answers 301 to the same path on https."""
+    answered = https.get("/api/h2")
+    assert answered.status_code == 200, f"C-NGX-1: GET /api/h2 answered {answered.status_code}"
+    assert answered.http_version == "HTTP/2", f"C-NGX-1: TLS listener negotiated {answered.http_version}, not h2"
+    plain = stack["nginx"].endpoint.extra["http"]
+    redirected = httpx.get(f"{plain}/api/redirect?x=1", follow_redirects=False, timeout=10)
+    location = redirected.headers.get("location", "")
+    target = urlsplit(location)
+    assert redirected.status_code in (301, 308) and target.scheme == "https", (
+        f"C-NGX-1: plain HTTP answered {redirected.status_code} Location {location!r}, not a redirect to https")
+    assert (target.port, target.path, target.query) == (stack["nginx"].endpoint.port, "/api/redirect", "x=1"), (
+        f"C-NGX-1: redirect goes to {location!r}, not to the same path on the TLS listener")
+
+
+def _handshake(stack: Stack, version: ssl.TLSVersion) -> str:
+    """Offer exactly ``version``; the negotiated version, or the TLS error's reason."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(str(stack.tls.ca))
+    # OpenSSL 3 will not even offer TLS 1.0/1.1 at its default security level.
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: offering them is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = version
+    host, port = _host_port(stack)
+    with socket.create_connection((host, port), timeout=10) as raw:
+        try:
+            with context.wrap_socket(raw, server_hostname=host) as tls:
+                return str(tls.version())
+        except ssl.SSLError as error:
+            return str(error.reason)
+
+
+@pytest.mark.gate
+def test_only_tls_1_2_and_1_3_are_accepted(stack: Stack) -> None:
+    """C-NGX-5: TLS 1.2 and 1.3 handshake; TLS 1.0 and 1.1 are refused by the server (protocol_version alert)."""
+    outcomes = {version.name: _handshake(stack, version) for version in
+                (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)}
+    assert outcomes["TLSv1_2"] == "TLSv1.2" and outcomes["TLSv1_3"] == "TLSv1.3", (
+        f"C-NGX-5: TLS 1.2/1.3 must be accepted: {outcomes}")
+    refused = {name: outcomes[name] for name in ("TLSv1", "TLSv1_1")}
+    # The alert proves the server refused: a client-side refusal would be NO_PROTOCOLS_AVAILABLE.
+    assert set(refused.values()) == {"TLSV1_ALERT_PROTOCOL_VERSION"}, (
+        f"C-NGX-5: TLS 1.0/1.1 must be refused by the server with a protocol_version alert: {refused}")
+
+
+@pytest.mark.gate
+def test_gzip_from_the_threshold_up_with_vary(stack: Stack, https: httpx.Client) -> None:
+    """C-NGX-2: JSON bodies >= gzip_min_length are gzipped, smaller ones not; Vary: Accept-Encoding."""
+    threshold = stack.profile.nginx.gzip_min_length
+    seen = {}
+    for size in (threshold - 200, threshold - 24, threshold + 24, 8 * threshold):
+        answer = https.get(f"/json?bytes={size}", headers={"Accept-Encoding": "gzip"})
+        assert answer.status_code == 200, f"C-NGX-2: /json?bytes={size} answered {answer.status_code}"
+        seen[size] = (answer.headers.get("content-encoding"), answer.headers.get("vary", ""))
+    wrong = {size: got for size, got in seen.items()
+             if (got[0] == "gzip") != (size >= threshold)
+             or (size >= threshold and "accept-encoding" not in got[1].lower())}
+    assert not wrong, (f"C-NGX-2: gzip must start at {threshold} bytes with Vary: Accept-Encoding; "
+                       f"(content-encoding, vary) per body size: {seen}")
+
+
+def _in_parallel(stack: Stack, workers: int, requests: int,
+                 job: Callable[[httpx.Client, int], Any]) -> list[Any]:
+    """``job(client, n)`` for n in range(requests), spread over ``workers`` threads, one client each.
+
+    One client per thread: an HTTP/2 connection shared across threads corrupts its HPACK state.
+    """
+    def worker(index: int) -> list[Any]:
+        with client_for(stack.url, stack.tls.ca) as client:
+            return [job(client, n) for n in range(index, requests, workers)]
+
+    with ThreadPoolExecutor(workers) as pool:
+        return [result for part in pool.map(worker, range(workers)) for result in part]
+
+
+def _api_peer(client: httpx.Client, n: int) -> tuple[str, str] | None:
+    answer = client.get(f"/api/keepalive/{n}")
+    return (answer.json()["instance"], answer.json()["peer"]) if answer.status_code == 200 else None
+
+
+@pytest.mark.gate
+def test_upstream_keepalive_reuses_few_connections(stack: Stack) -> None:
+    """C-NGX-3: 150 client requests (4 clients at a time) reach the replicas over a few reused connections."""
+    peers = Counter(peer for peer in _in_parallel(stack, 4, 150, _api_peer) if peer is not None)
+    served = sum(peers.values())
+    assert served >= 100, f"C-NGX-3: only {served} of 150 requests answered 200"
+    per_replica = Counter(instance for instance, _ in peers)
+    assert len(peers) <= 12, (
+        f"C-NGX-3: {served} requests used {len(peers)} upstream connections "
+        f"({dict(per_replica)} per replica); keepalive should reuse a few")
+
+
+def _burst(stack: Stack, path: str, requests: int, workers: int = 8) -> tuple[Counter[int], float]:
+    """Fire ``requests`` GETs as fast as ``workers`` clients can; statuses and seconds taken."""
+    started = time.monotonic()
+    statuses = Counter(_in_parallel(stack, workers, requests,
+                                    lambda client, n: client.get(f"{path}{n}").status_code))
+    return statuses, time.monotonic() - started
+
+
+def _health_during(https: httpx.Client, stack: Stack, burst: Callable[[], Any]) -> tuple[Any, list[int]]:
+    """Run ``burst`` while probing /health/live through nginx (as an internal caller: no app-side limit)."""
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(burst)
+        probes = []
+        while not running.done() or not probes:
+            probes.append(https.get("/health/live", headers={"X-Health-Secret": stack.health_secret}).status_code)
+        return running.result(), probes
+
+
+@pytest.mark.gate
+def test_rate_limit_zones_answer_429_beyond_their_rate_and_spare_health(stack: Stack,
+                                                                        https: httpx.Client) -> None:
+    """C-NGX-4: auth 10 r/s, webhook 50 r/s, api 100 r/s (+burst) reject the excess with 429; health passes."""
+    config = stack.profile.nginx
+    zones = {"auth": ("/auth/burst/", config.rate_auth_rps, AUTH_BURST, 60),
+             "webhook": ("/webhooks/burst/", config.rate_webhook_rps, WEBHOOK_BURST, 160),
+             "api": ("/api/burst/", config.rate_api_rps, config.rate_api_burst, 3 * config.rate_api_burst + 300)}
+    verdicts, health = {}, []
+    for zone, (path, rate, burst, requests) in zones.items():
+        (statuses, seconds), probes = _health_during(https, stack, lambda p=path, r=requests: _burst(stack, p, r))
+        health += probes
+        allowed = burst + 1 + rate * seconds * 1.25 + 5  # nginx counts in ms; 25 % slack for timing
+        verdicts[zone] = (dict(statuses), round(seconds, 2), int(allowed))
+        if statuses[429] == 0 or statuses[200] > allowed or set(statuses) - {200, 429}:
+            pytest.fail(f"C-NGX-4: zone {zone} ({rate} r/s, burst {burst}) must answer 429 beyond its rate: "
+                        f"{requests} requests in {seconds:.2f} s got {dict(statuses)}, "
+                        f"at most {int(allowed)} may pass")
+    # the zones' buckets drain at their rate; let them empty so later tests start from a calm proxy
+    time.sleep(config.rate_api_burst / config.rate_api_rps)
+    assert set(health) == {200}, f"C-NGX-4: health checks during the bursts were starved: {Counter(health)}"
+
+
+@pytest.mark.gate
+def test_security_headers_present_and_x_xss_protection_absent(https: httpx.Client) -> None:
+    """C-NGX-5: HSTS, X-Frame-Options SAMEORIGIN, X-Content-Type-Options nosniff, CSP on success and error."""
+    for path in ("/api/headers", "/no-such-page"):
+        headers = https.get(path).headers
+        problems = []
+        if "max-age=" not in headers.get("strict-transport-security", ""):
+            problems.append("Strict-Transport-Security missing")
+        if headers.get("x-frame-options", "").upper() != "SAMEORIGIN":
+            problems.append(f"X-Frame-Options {headers.get('x-frame-options')!r}")
+        if headers.get("x-content-type-options", "").lower() != "nosniff":
+            problems.append(f"X-Content-Type-Options {headers.get('x-content-type-options')!r}")
+        if not headers.get("content-security-policy"):
+            problems.append("Content-Security-Policy missing")
+        if "x-xss-protection" in headers:
+            problems.append(f"X-XSS-Protection present ({headers['x-xss-protection']!r}): it must be absent")
+        assert not problems, f"C-NGX-5: GET {path}: {'; '.join(problems)}"
+
+
+@pytest.mark.destructive
+@pytest.mark.chaos
+def test_killed_replica_is_routed_around_without_client_errors(private_stack: StackFactory) -> None:
+    """C-NGX-6: SIGKILL app-1 under steady GET load; nginx retries on app-2, no client sees an error."""
+    with private_stack({"app.replicas": "2"}) as private:
+        recorder = Recorder()
+        with RequestLoad(private.url, recorder, ("/api/route",), rate_per_s=60, workers=4,
+                         ca_file=private.tls.ca):
+            _wait_for_answers(recorder, 30)
+            killed_at = time.monotonic()
+            private["app-1"].kill()
+            _wait_for_answers(recorder, 120)
+        healed_at = time.monotonic()
+    history = recorder.history()
+    assert_holds(windows.check(history, (killed_at, healed_at), claim="C-NGX-6"))
+
+
+def _wait_for_answers(recorder: Recorder, more: int, timeout: float = 30.0) -> None:
+    """Block until ``more`` further requests completed (the load, not a clock, paces the scenario)."""
+    target = len(recorder.history().completions()) + more
+    deadline = time.monotonic() + timeout
+    while len(recorder.history().completions()) < target:
+        assert time.monotonic() < deadline, f"load stalled: fewer than {more} answers in {timeout} s"
+        time.sleep(0.02)
+
+
+@pytest.mark.gate
+def test_websocket_upgrade_through_the_proxy(stack: Stack) -> None:
+    """C-NGX-6: a WebSocket handshake through nginx's TLS listener succeeds and frames echo both ways."""
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+
+    context = ssl.create_default_context(cafile=str(stack.tls.ca))
+    url = stack.url.replace("https://", "wss://") + "/ws"
+    try:
+        with connect(url, ssl=context, open_timeout=10, close_timeout=5) as ws:
+            ws.send("ping text")
+            text = ws.recv(timeout=10)
+            ws.send(b"\x00ping bytes")
+            data = ws.recv(timeout=10)
+    except (WebSocketException, OSError) as error:
+        pytest.fail(f"C-NGX-6: WebSocket upgrade through nginx failed: {error!r}")
+    assert (text, data) == ("ping text", b"\x00ping bytes"), f"C-NGX-6: echo came back as {(text, data)!r}"
+
+
+@pytest.mark.gate
+def test_static_assets_are_cached_long_and_immutable(https: httpx.Client) -> None:
+    """C-NGX-7: /static/* carries Cache-Control public, immutable, max-age >= one year."""
+    answer = https.get("/static/app.css")
+    assert answer.status_code == 200, f"C-NGX-7: /static/app.css answered {answer.status_code}"
+    directives = {part.strip().split("=")[0]: part.strip() for part in
+                  answer.headers.get("cache-control", "").lower().split(",") if part.strip()}
+    max_age = int(directives.get("max-age", "max-age=0").split("=")[1])
+    assert {"public", "immutable"} <= set(directives) and max_age >= ONE_YEAR_S, (
+        f"C-NGX-7: /static/app.css Cache-Control is {answer.headers.get('cache-control')!r}; "
+        f"want public, immutable, max-age >= {ONE_YEAR_S}")
