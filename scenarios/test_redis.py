@@ -1,0 +1,74 @@
+"""The Redis cache as the app uses it: key prefixes, eviction under maxmemory, TTL on every key (C-RD-1..3)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+
+from infratests.load.workloads.requests import client_for
+from infratests.load.workloads.stacks import private_stack, second_app
+from infratests.stack.topology import Stack
+
+
+@pytest.fixture
+def cache_node(stack: Stack) -> Iterator[redis.Redis]:
+    """The shared stack's cache node, directly (not through the fault proxy)."""
+    client = redis.Redis.from_url(stack["redis-cache"].endpoint.url, socket_timeout=5.0)
+    yield client
+    client.close()
+
+
+@pytest.mark.gate
+def test_two_apps_with_different_prefixes_never_see_each_others_keys(stack: Stack,
+                                                                    cache_node: redis.Redis) -> None:
+    """C-RD-1: two apps on one Redis, prefixes ``refapp:``-ish and ``other-app:``: no key is shared or visible."""
+    run = uuid.uuid4().hex[:6]
+    keys = [f"rd1-{run}-{i}" for i in range(10)]
+    with httpx.Client(base_url=stack["app-1"].endpoint.url, timeout=10.0) as first, \
+            second_app(stack, CACHE_PREFIX="other-app:") as second:
+        for key in keys:
+            first.put(f"/cache/{key}", content=f"first {key}").raise_for_status()
+            second.put(f"/cache/{key}", content=f"second {key}").raise_for_status()
+        crossed = [(key, app_name, got) for key in keys for app_name, client, want in
+                   (("first", first, "first"), ("second", second, "second"))
+                   if (got := client.get(f"/cache/{key}").json().get("value")) != f"{want} {key}"]
+        peeked = [key for key in keys if first.get(f"/cache/other-app:{key}").status_code != 404]
+    stored = sorted(k.decode() for k in cache_node.scan_iter(match=f"*rd1-{run}-*", count=1000))
+    assert not crossed and not peeked and len(stored) == 2 * len(keys), (
+        f"C-RD-1: apps with different prefixes shared keys: values crossed {crossed[:4]}, "
+        f"first app read the second's keys {peeked[:4]}, Redis holds {len(stored)} keys "
+        f"for {2 * len(keys)} writes: {stored[:6]}")
+
+
+@pytest.mark.destructive
+def test_writes_past_maxmemory_evict_instead_of_failing(request: pytest.FixtureRequest) -> None:
+    """C-RD-2: with a 2 MB maxmemory and allkeys-lru, 6 MB of cache writes all succeed; old keys are evicted."""
+    blob = b"x" * 32_000
+    with private_stack(request, {"app.replicas": "1", "redis.maxmemory": "2mb"}) as s, \
+            httpx.Client(base_url=s["app-1"].endpoint.url, timeout=10.0) as app:
+        codes = [app.put(f"/cache/rd2-{i}", content=blob).status_code for i in range(200)]
+        node = redis.Redis.from_url(s["redis-cache"].endpoint.url, socket_timeout=5.0)
+        evicted = int(node.info("stats")["evicted_keys"])
+        node.close()
+    failed = [(i, code) for i, code in enumerate(codes) if code >= 300]
+    assert not failed and evicted > 0, (
+        f"C-RD-2: writing 6.4 MB into a 2 MB cache: {len(failed)} writes failed (first {failed[:5]}), "
+        f"{evicted} keys evicted; writes past maxmemory must evict, not fail")
+
+
+@pytest.mark.gate
+def test_every_cache_key_the_app_writes_has_a_ttl(stack: Stack, clean_redis: None,
+                                                  cache_node: redis.Redis) -> None:
+    """C-RD-3: after cache traffic through nginx, a SCAN + TTL audit of the cache node finds no key without a TTL."""
+    with client_for(stack.url, stack.tls.ca) as public:
+        for i in range(30):
+            public.put(f"/cache/rd3-{i}", content=f"value {i}").raise_for_status()
+            public.get(f"/cache/rd3-{i % 7}").raise_for_status()
+    audit = {key.decode(): cache_node.ttl(key) for key in cache_node.scan_iter(count=1000)}
+    forever = sorted(key for key, ttl in audit.items() if ttl < 0)
+    assert len(audit) >= 30 and not forever, (
+        f"C-RD-3: {len(forever)} of {len(audit)} cache keys have no TTL: {forever[:8]}")
