@@ -1,4 +1,4 @@
-"""The ``infratests`` command: up, down, doctor, gate, bench, capacity.
+"""The ``infratests`` command: up, down, doctor, gate, bench, capacity, images.
 
 Bad input (profile, arguments) is reported in one line naming the fix, exit
 status 2, before anything starts.
@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     _profile_options(capacity)
     capacity.add_argument("--help-search", action="store_true", help="the search's own options")
     capacity.set_defaults(run=_capacity)
+
+    images = commands.add_parser("images", help="container images for --backend docker")
+    images.add_argument("action", choices=("build",),
+                        help="build: local images from Debian packages (skipped when cached)")
+    images.add_argument("--force", action="store_true", help="rebuild even when cached")
+    images.set_defaults(run=_images)
     return parser
 
 
@@ -75,7 +81,8 @@ def _profile_options(parser: argparse.ArgumentParser) -> None:
                         help="profile file (default: ./infratests.toml or [tool.infratests])")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one profile key, e.g. app.replicas=3")
-    parser.add_argument("--backend", default="local", help="what runs the services (default: local)")
+    parser.add_argument("--backend", default="local", choices=("local", "docker", "auto"),
+                        help="what runs the services (default: local)")
 
 
 def _profile(args: argparse.Namespace) -> Profile:
@@ -163,6 +170,15 @@ def _bench(args: argparse.Namespace, _rest: list[str]) -> int:
 
     result = bench.run(args.what, _profile(args), args.seconds)
     print(json.dumps(result, indent=2))
+    return 0
+
+
+def _images(args: argparse.Namespace, _rest: list[str]) -> int:
+    from dataclasses import asdict
+
+    from infratests.stack.docker.images import build_local_images
+
+    print(json.dumps(asdict(build_local_images(force=args.force)), indent=2))
     return 0
 
 

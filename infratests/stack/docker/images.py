@@ -66,18 +66,27 @@ def dockerfiles_dir() -> Path:
     return found
 
 
+def base_key() -> str:
+    """Hash of what goes into the debootstrapped base: suite, package list, recipe."""
+    return hashlib.sha256(f"{SUITE}|{','.join(PACKAGES)}|{_RECIPE}".encode()).hexdigest()[:12]
+
+
 def content_key() -> str:
-    """Hash of everything that goes into the images: package list, recipe, Dockerfiles."""
-    digest = hashlib.sha256(f"{SUITE}|{','.join(PACKAGES)}|{_RECIPE}".encode())
+    """Hash of everything that goes into the images: the base's key and every Dockerfile."""
+    digest = hashlib.sha256(base_key().encode())
     for kind in LOCAL_KINDS:
         digest.update((dockerfiles_dir() / kind / "Dockerfile").read_bytes())
     return digest.hexdigest()[:12]
 
 
 def local_image_names() -> dict[str, str]:
-    """``kind -> tag`` for the current Dockerfiles, plus ``base`` (computed, no Docker call)."""
+    """``kind -> tag`` for the current Dockerfiles, plus ``base`` (computed, no Docker call).
+
+    A Dockerfile change rebuilds only the small images on top of the base.
+    """
     key = content_key()
-    return {kind: f"infratests/{kind}:{key}" for kind in ("base", *LOCAL_KINDS)}
+    return {"base": f"infratests/base:{base_key()}",
+            **{kind: f"infratests/{kind}:{key}" for kind in LOCAL_KINDS}}
 
 
 def debian_mirror(suite: str = SUITE, etc: Path = Path("/etc/apt")) -> str:
@@ -140,9 +149,25 @@ def build_local_images(force: bool = False, log: Callable[[str], None] | None = 
             say(f"building {names[kind]} from dockerfiles/{kind}/Dockerfile")
             client.images.build(path=str(dockerfiles_dir() / kind), tag=names[kind], rm=True,
                                 buildargs={"BASE": names["base"]}, pull=False, network_mode="none")
+        _remove_stale(client, names, say)
     seconds = round(time.monotonic() - began, 2)
     say(f"built in {seconds} s")
     return BuildReport(content_key(), True, seconds, names)
+
+
+def _remove_stale(client: Any, names: Mapping[str, str], say: Callable[[str], None]) -> None:
+    """Untag older builds of our images (their layers go with them when nothing uses them)."""
+    import docker.errors  # type: ignore[import-untyped]
+
+    current = set(names.values())
+    for kind in ("base", *LOCAL_KINDS):
+        for image in client.images.list(name=f"infratests/{kind}"):
+            for tag in set(image.tags) - current:
+                try:
+                    client.images.remove(tag, noprune=False)
+                    say(f"removed stale {tag}")
+                except docker.errors.APIError:  # still used by a container: keep it
+                    continue
 
 
 def _build_base(client: Any, tag: str, say: Callable[[str], None]) -> None:
@@ -155,10 +180,12 @@ def _build_base(client: Any, tag: str, say: Callable[[str], None]) -> None:
     try:
         rootfs, archive = work / "rootfs", work / "rootfs.tar"
         say(f"debootstrap {SUITE} from {mirror} ({', '.join(PACKAGES)})")
+        began = time.monotonic()
         _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
               f"--cache-dir={_deb_cache()}", SUITE, str(rootfs), mirror])
         for relative in _STRIP:
             shutil.rmtree(rootfs / relative, ignore_errors=True)
+        say(f"debootstrap took {time.monotonic() - began:.1f} s")
         _run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(archive), "."])
         say(f"importing {tag}")
         repository, _, version = tag.partition(":")
