@@ -34,6 +34,7 @@ class BankSpec:
     max_amount: int = 30
     read_every_s: float = 0.05
     timeout_s: float = 5.0
+    one_way: bool = False  # every transfer leaves account 0: the others' sum only grows (a counter)
 
     @property
     def total(self) -> int:
@@ -90,6 +91,8 @@ class BankWorkload:
         with self.client() as http:
             while not self._stop.is_set():
                 src, dst = rng.sample(range(self.spec.accounts), 2)
+                if self.spec.one_way:
+                    src, dst = 0, rng.randrange(1, self.spec.accounts)
                 value = {"from": src, "to": dst, "amount": rng.randint(1, self.spec.max_amount)}
                 self._transfer(http, process, value)
 

@@ -1,0 +1,228 @@
+"""Transactions (C-TX-1..4): all or nothing, no false success across cuts, the bank invariant under
+faults, and which session state leaks through PgBouncer's transaction pooling."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+import httpx
+import psycopg
+import pytest
+
+from infratests.checks import bank, counter
+from infratests.checks.history import History, Op, OpType, Recorder
+from infratests.checks.result import CheckResult, assert_holds, make_result
+from infratests.load.workloads import BankSpec, BankWorkload
+from infratests.load.workloads.stacks import private_stack
+from infratests.stack.postgres import dsn as make_dsn
+from infratests.stack.topology import Stack
+
+BIG = 2**62  # two of these overflow bigint on the credit, after the debit ran
+
+
+def _balances(https: httpx.Client) -> dict[str, int]:
+    response = https.get("/accounts")
+    response.raise_for_status()
+    return response.json()["balances"]
+
+
+@pytest.mark.gate
+def test_transfer_commits_both_rows_or_neither(https: httpx.Client) -> None:
+    """C-TX-1: a transfer commits debit and credit together; when the credit fails after the debit
+    ran (bigint overflow), the debit is rolled back too."""
+    https.post("/accounts/seed", json={"accounts": 2, "balance": BIG}).raise_for_status()
+    moved = https.post("/transfers", json={"from": 0, "to": 1, "amount": 5})
+    committed = _balances(https)
+    broken = https.post("/transfers", json={"from": 0, "to": 1, "amount": BIG - 5})
+    after = _balances(https)
+    assert moved.status_code == 200 and committed == {"0": BIG - 5, "1": BIG + 5}, (
+        f"C-TX-1 violated: a good transfer answered {moved.status_code} and left {committed}")
+    assert broken.status_code != 200 and after == committed, (
+        f"C-TX-1 violated: a transfer whose credit failed answered {broken.status_code} and changed "
+        f"the balances from {committed} to {after}: its debit was not rolled back")
+
+
+def _wait_for(recorder: Recorder, f: str, kind: OpType, more: int, timeout: float = 15.0) -> None:
+    """Until ``more`` further ``kind`` completions of ``f`` are recorded."""
+    def count() -> int:
+        return sum(1 for op in recorder.history() if op.f == f and op.type is kind)
+    target, deadline = count() + more, time.monotonic() + timeout
+    while count() < target:
+        assert time.monotonic() < deadline, f"fewer than {more} more {kind.value} {f!r} in {timeout} s"
+        time.sleep(0.02)
+
+
+def _final_read(workload: BankWorkload, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while workload.read("final") is None:
+        assert time.monotonic() < deadline, "the bank did not answer a read after healing"
+        time.sleep(0.1)
+
+
+def _as_counter(history: History, spec: BankSpec) -> History:
+    """One-way transfers as increments of the money outside account 0; reads as that sum."""
+    initial = (spec.accounts - 1) * spec.balance
+
+    def convert(op: Op) -> Op:
+        if op.f == "transfer":
+            return dataclasses.replace(op, f="add", value=op.value["amount"])
+        if op.f == "read" and op.type is OpType.OK:
+            return dataclasses.replace(op, value=sum(v for k, v in op.value.items() if k != "0") - initial)
+        return op
+    return History.of(convert(op) for op in history)
+
+
+def _merge(claim: str, *results: CheckResult) -> CheckResult:
+    stats = {k: v for r in results for k, v in r.stats.items() if not isinstance(v, list)}
+    return make_result(claim, [v for r in results for v in r.violations], stats)
+
+
+@pytest.mark.gate
+@pytest.mark.chaos
+def test_cut_connections_never_fake_a_commit(stack: Stack, faults) -> None:
+    """C-TX-2: connections cut at random byte offsets (so also between COMMIT and its
+    acknowledgement) and reset on app->PgBouncer and PgBouncer->Postgres: every transfer is all or
+    nothing (total holds) and none reported ok without having happened (counter bounds)."""
+    spec = BankSpec(accounts=4, balance=10**9, workers=4, max_amount=9, one_way=True)
+    recorder = Recorder()
+    workload = BankWorkload(stack.url, recorder, spec, ca_file=stack.tls.ca, seed=2)
+    workload.seed()
+    cuts: list[Callable[[], AbstractContextManager[object]]] = [
+        lambda: faults.cut_after_bytes("pgbouncer", 700, stream="downstream"),
+        lambda: faults.cut_after_bytes("postgres", 900, stream="downstream"),
+        lambda: faults.reset_peer("postgres", after_ms=40),
+        lambda: faults.cut_after_bytes("pgbouncer", 1300, stream="upstream"),
+    ]
+    with workload:
+        for cut in cuts:
+            with cut():
+                _wait_for(recorder, "transfer", OpType.INFO, 3)
+            _wait_for(recorder, "transfer", OpType.OK, 5)
+    _final_read(workload)
+    history = recorder.history()
+    money = bank.check(history, total=spec.total, accounts=spec.names, claim="C-TX-2")
+    acknowledged = counter.check(_as_counter(history, spec), claim="C-TX-2")
+    assert_holds(_merge("C-TX-2", money, acknowledged))
+
+
+@pytest.fixture(params=["read_committed", "serializable"])
+def bank_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    with private_stack(request, {"app.env.REFAPP_ISOLATION": request.param}) as private:
+        yield private
+
+
+@pytest.mark.chaos
+@pytest.mark.destructive
+@pytest.mark.slow
+def test_bank_invariant_holds_under_faults(bank_stack: Stack) -> None:
+    """C-TX-3: concurrent transfers through latency, resets, a PgBouncer restart and a Postgres
+    restart: every snapshot read sums to the seeded total with no negative balance, at READ
+    COMMITTED with row locks and at SERIALIZABLE with retries."""
+    spec = BankSpec(accounts=5, balance=100, workers=6, max_amount=40)
+    recorder = Recorder()
+    workload = BankWorkload(bank_stack.url, recorder, spec, ca_file=bank_stack.tls.ca, seed=3)
+    workload.seed()
+    faults = bank_stack.faults
+    with workload:
+        _wait_for(recorder, "transfer", OpType.OK, 20)
+        with faults.latency("postgres", ms=30, jitter=20), faults.latency("pgbouncer", ms=20):
+            _wait_for(recorder, "transfer", OpType.OK, 20)
+        with faults.reset_peer("pgbouncer", after_ms=60):
+            _wait_for(recorder, "transfer", OpType.INFO, 3)
+        for name in ("pgbouncer", "postgres"):
+            bank_stack[name].restart()
+            _wait_for(recorder, "transfer", OpType.OK, 20, timeout=30.0)
+    _final_read(workload)
+    assert_holds(bank.check(recorder.history(), total=spec.total, accounts=spec.names, claim="C-TX-3"))
+
+
+_LOCK_KEY = 7_305_777
+# feature -> (safe in transaction pooling?, what client A does, what client B asks of its session)
+_FEATURES: dict[str, tuple[bool, list[str], str]] = {
+    "SET (session)": (False, ["SET statement_timeout = '4321ms'"],
+                      "SELECT current_setting('statement_timeout') = '4321ms'"),
+    "SET LOCAL": (True, ["BEGIN", "SET LOCAL statement_timeout = '4322ms'", "COMMIT"],
+                  "SELECT current_setting('statement_timeout') = '4322ms'"),
+    "advisory lock (session)": (False, [f"SELECT pg_advisory_lock({_LOCK_KEY})"],
+                                "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' "
+                                "AND pid = pg_backend_pid()"),
+    "advisory lock (xact)": (True, ["BEGIN", f"SELECT pg_advisory_xact_lock({_LOCK_KEY})", "COMMIT"],
+                             "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' "
+                             "AND pid = pg_backend_pid()"),
+    "temp table": (False, ["CREATE TEMP TABLE leak_probe (x int)"],
+                   "SELECT to_regclass('pg_temp.leak_probe') IS NOT NULL"),
+    "temp table ON COMMIT DROP": (True, ["BEGIN", "CREATE TEMP TABLE leak_probe2 (x int) ON COMMIT DROP",
+                                         "COMMIT"],
+                                  "SELECT to_regclass('pg_temp.leak_probe2') IS NOT NULL"),
+    "prepared statement (PREPARE)": (False, ["PREPARE leak_stmt AS SELECT 1"],
+                                     "SELECT count(*) > 0 FROM pg_prepared_statements"),
+    "prepared statement (protocol)": (False, ["@prepare SELECT 1"],
+                                      "SELECT count(*) > 0 FROM pg_prepared_statements"),
+    "unnamed statements (prepare_threshold=None)": (True, ["SELECT 1"],
+                                                    "SELECT count(*) > 0 FROM pg_prepared_statements"),
+}
+# What a correct report says per pool mode: transaction pooling leaks every unsafe feature;
+# session pooling runs DISCARD ALL when a client leaves, so nothing leaks.
+_EXPECTED = {"transaction": {f: not safe for f, (safe, _, _) in _FEATURES.items()},
+             "session": dict.fromkeys(_FEATURES, False)}
+
+
+def _leaks(dsn: str, feature: str) -> bool | str:
+    """Client A uses ``feature`` and leaves; does client B, on the pool's one server connection, see it?"""
+    _, actions, probe = _FEATURES[feature]
+    try:
+        with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as reset:
+            reset.execute("DISCARD ALL")
+        with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as a:
+            for sql in actions:
+                if sql.startswith("@prepare "):  # a named server-side statement, as psycopg's default makes
+                    a.prepare_threshold = 0
+                a.execute(sql.removeprefix("@prepare "))
+        with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as b:
+            return bool(b.execute(probe).fetchone()[0])  # type: ignore[index]
+    except psycopg.Error as error:
+        return f"error: {str(error).strip()[:80]}"
+
+
+def _app_session_state(stack: Stack, https: httpx.Client) -> list[str]:
+    """statement_timeout on every server connection of the app's pool after app transactions."""
+    https.post("/accounts/seed", json={"accounts": 2, "balance": 10**6}).raise_for_status()
+    for _ in range(20):
+        https.post("/transfers", json={"from": 0, "to": 1, "amount": 1}).raise_for_status()
+    clients = [psycopg.connect(stack["pgbouncer"].endpoint.url, prepare_threshold=None)
+               for _ in range(stack.profile.pgbouncer.default_pool_size)]
+    try:  # each client holds a transaction open, so each sits on its own server connection
+        return [str(c.execute("SHOW statement_timeout").fetchone()[0]) for c in clients]  # type: ignore[index]
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.mark.gate
+def test_pgbouncer_session_state_leaks_are_known_and_the_app_avoids_them(
+        stack: Stack, https: httpx.Client, fresh_database: str,
+        record_property: Callable[..., None]) -> None:
+    """C-TX-4: a table of which session features leak from one client to the next through
+    PgBouncer (asserted against the pool mode), the transaction-scoped alternatives never leak,
+    and the app's own per-transaction settings never outlive its transactions."""
+    mode = stack.profile.pgbouncer.pool_mode
+    info = psycopg.conninfo.conninfo_to_dict(fresh_database)
+    bouncer = make_dsn(stack["pgbouncer"].endpoint.port, str(info["user"]), str(info["password"]),
+                       str(info["dbname"]))
+    table = {feature: _leaks(bouncer, feature) for feature in _FEATURES}
+    record_property("pgbouncer_session_leaks", table)
+    print(f"C-TX-4 pool_mode={mode}: " + "; ".join(f"{f}: {'LEAKS' if v is True else v or 'safe'}"
+                                                   for f, v in table.items()))
+    wrong = [f"{f}: leaks={v} (expected {_EXPECTED.get(mode, {}).get(f, 'no leak')})"
+             for f, v in table.items()
+             if (v is not False and _FEATURES[f][0]) or (mode in _EXPECTED and v != _EXPECTED[mode][f])]
+    # in session pooling the app's clients keep their server connections: nothing to probe
+    app = _app_session_state(stack, https) if mode == "transaction" else []
+    leaked = sorted({value for value in app if value != "0"})
+    if leaked:
+        wrong.append(f"the app's statement_timeout outlived its transactions: server connections "
+                     f"show {leaked} ({len([v for v in app if v != '0'])} of {len(app)})")
+    assert not wrong, f"C-TX-4 violated (pool_mode={mode}): " + "; ".join(wrong)
