@@ -108,7 +108,11 @@ async def health(request: Request) -> JSONResponse:
 
 async def live(request: Request) -> JSONResponse:
     """Liveness: 200 while the process runs, whatever the dependencies do (C-HL-1)."""
-    return _guard(request) or _brief("alive")
+    limited = _guard(request)
+    if limited or not request.app.state.refapp.settings.deep_liveness:
+        return limited or _brief("alive")
+    deps = await check_dependencies(request.app.state.refapp)  # the mutant: liveness tied to deps
+    return _brief("alive") if deps["db"] == "ok" else _brief("dead", 503)
 
 
 async def ready(request: Request) -> JSONResponse:
@@ -119,7 +123,7 @@ async def ready(request: Request) -> JSONResponse:
     state = request.app.state.refapp
     if state.draining:
         return JSONResponse({"status": "draining", "failing": []}, status_code=503)
-    deps = await check_dependencies(state)
+    deps = await check_dependencies(state) if state.settings.ready_checks else {}
     failing = sorted(name for name, status in deps.items() if status != "ok")
     body = {"status": "ready" if not failing else "not ready", "failing": failing, "dependencies": deps}
     return JSONResponse(body, status_code=503 if failing else 200)

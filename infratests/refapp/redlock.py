@@ -65,12 +65,18 @@ class Redlock:
     """Acquire, extend and release one named lock on ``clients`` (redis.asyncio clients, one per node)."""
 
     def __init__(
-        self, clients: list[Any], ttl_ms: int, drift_factor: float = 0.01, node_timeout_s: float = 0.2
+        self,
+        clients: list[Any],
+        ttl_ms: int,
+        drift_factor: float = 0.01,
+        node_timeout_s: float = 0.2,
+        need: int = 0,
     ):
         self.clients = clients
         self.ttl_ms = ttl_ms
         self.drift_factor = drift_factor
         self.node_timeout_s = node_timeout_s
+        self.need = need or quorum(len(clients))  # anything below a majority is the C-LOCK-3 mutant
 
     async def acquire(self, resource: str) -> Lease:
         """Take the lock or raise :class:`LockContended` / :class:`LockUnavailable`; never grants without a majority."""
@@ -80,7 +86,7 @@ class Redlock:
         elapsed_ms = (time.monotonic() - started) * 1000
         granted = sum(1 for r in results if r is True)
         answered = sum(1 for r in results if not isinstance(r, BaseException))
-        need = quorum(len(self.clients))
+        need = self.need
         remaining = validity_ms(self.ttl_ms, elapsed_ms, self.drift_factor) if self.ttl_ms else float("inf")
         if granted >= need and remaining > 0:
             return Lease(resource, owner, started + remaining / 1000)
@@ -97,7 +103,7 @@ class Redlock:
         results = await self._on_all(self._extend_one, lease.resource, lease.owner)
         elapsed_ms = (time.monotonic() - started) * 1000
         remaining = validity_ms(self.ttl_ms, elapsed_ms, self.drift_factor)
-        if sum(1 for r in results if r is True) >= quorum(len(self.clients)) and remaining > 0:
+        if sum(1 for r in results if r is True) >= self.need and remaining > 0:
             return Lease(lease.resource, lease.owner, started + remaining / 1000)
         raise LockUnavailable(f"lock {lease.resource!r} could not be extended: lost", lease.resource)
 
