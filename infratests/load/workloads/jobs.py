@@ -45,14 +45,15 @@ def run_job(client: httpx.Client, recorder: Recorder, process: int | str, job: s
 
 
 def contend(clients: Sequence[httpx.Client], recorder: Recorder, job: str, duration_s: float,
-            work_ms: int, workers_per_client: int = 2) -> None:
-    """Workers (threads) on every client call the job back to back for ``duration_s``."""
+            work_ms: int, workers_per_client: int = 2, pause_s: float = 0.03) -> None:
+    """Workers (threads) on every client call the job for ``duration_s``, ``pause_s`` apart after a refusal."""
     stop_at = time.monotonic() + duration_s
 
     def worker(client: httpx.Client, process: str) -> None:
         while time.monotonic() < stop_at:
-            if run_job(client, recorder, process, job, work_ms) is None:
-                time.sleep(0.05)  # no answer: do not spin against a dead link
+            answer = run_job(client, recorder, process, job, work_ms)
+            if answer is None or answer.status_code != 200:
+                time.sleep(pause_s)  # refused: retry soon, but stay under nginx's API rate limit
 
     threads = [threading.Thread(target=worker, args=(client, f"w{i}-{k}"), daemon=True)
                for i, client in enumerate(clients) for k in range(workers_per_client)]
