@@ -9,7 +9,9 @@ or over what the servers report (exit code, PgBouncer's client list).
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -119,6 +121,25 @@ def test_sigterm_mid_load_finishes_in_flight_exits_zero_and_releases_db(private_
     assert_holds(windows.check(recorder.history(), claim="C-GS-1"))
     assert code == 0, f"C-GS-1: app-1 exited with {code} after SIGTERM, not 0 (None: still running after 20 s)"
     assert left == 0, f"C-GS-1: PgBouncer still lists {left} client connection(s) of app-1 after it exited"
+
+
+def test_sigint_drains_like_sigterm(private_stack: StackFactory) -> None:
+    """C-GS-1: SIGINT (Ctrl-C, PM2's default) drains too: in-flight requests complete, exit code 0."""
+    with private_stack({"app.replicas": "1", **_FAST_DRAIN}) as private:
+        app, recorder = private["app-1"], Recorder()
+        pid = getattr(app, "pid", None)
+        if pid is None:
+            pytest.skip(f"the {private.backend} backend gives no process id to send SIGINT to")
+        with ThreadPoolExecutor(3) as pool:
+            slow = [pool.submit(_slow_direct, app, recorder, n, 2500) for n in range(3)]
+            _wait(lambda: _in_flight(app) >= 3, "3 slow requests are in flight on app-1")
+            os.kill(pid, signal.SIGINT)
+            for done in slow:
+                done.result()
+        _wait(lambda: not app.is_running(), "app-1 exits after SIGINT", 20.0)
+        code = app.terminate(timeout=0)  # already exited: its exit code
+    assert_holds(windows.check(recorder.history(), claim="C-GS-1"))
+    assert code == 0, f"C-GS-1: app-1 exited with {code} after SIGINT, not 0"
 
 
 def _probe_direct(app: Service, recorder: Recorder, until: float) -> None:

@@ -107,6 +107,9 @@ def serve(settings: Settings, exec_started: float | None = None) -> int:
         lifespan="on",
         log_config=None,
         access_log=False,
+        # request.client is the TCP peer, as the contract says (not X-Forwarded-For): the /api echo
+        # names the upstream connection, which the keepalive check counts (C-NGX-3)
+        proxy_headers=False,
         timeout_keep_alive=75,
         timeout_graceful_shutdown=None,
     )

@@ -59,6 +59,8 @@ MUTANTS = (
     Mutant("refapp-drain-off", "C-GS-1",
            GS + "test_sigterm_mid_load_finishes_in_flight_exits_zero_and_releases_db",
            {"app.env.REFAPP_DRAIN": "off"}, "SIGTERM exits at once, dropping in-flight requests"),
+    Mutant("refapp-drain-off-sigint", "C-GS-1", GS + "test_sigint_drains_like_sigterm",
+           {"app.env.REFAPP_DRAIN": "off"}, "SIGINT exits at once, dropping in-flight requests"),
     Mutant("refapp-drain-off-resets", "C-GS-2", GS + "test_draining_replica_answers_503_and_never_resets",
            {"app.env.REFAPP_DRAIN": "off"}, "SIGTERM closes the listener at once: clients are refused"),
     Mutant("refapp-no-forced-exit", "C-GS-3",
