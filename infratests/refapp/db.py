@@ -50,7 +50,8 @@ def open_pool(settings: Settings) -> AsyncConnectionPool:
         timeout=settings.pool_timeout_ms / 1000,
         max_idle=settings.pool_max_idle_s,
         max_lifetime=settings.pool_max_lifetime_s,
-        check=_stale_check(holder),
+        # REFAPP_POOL_CHECK=off (C-POOL-5 mutant): dead connections are handed out unchecked.
+        check=_stale_check(holder) if settings.pool_check else None,
         kwargs={
             "autocommit": True,
             "prepare_threshold": None,

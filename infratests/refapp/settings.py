@@ -50,6 +50,7 @@ class Settings:
     pool_max_lifetime_s: int = _env("REFAPP_POOL_MAX_LIFETIME_S", 3600, "positive")
     pool_open_timeout_ms: int = _env("REFAPP_POOL_OPEN_TIMEOUT_MS", 10000, "positive")
     pool_warn_ratio: float = _env("REFAPP_POOL_WARN_RATIO", 0.8, "ratio")
+    pool_check: bool = _env("REFAPP_POOL_CHECK", True, "bool")
     statement_timeout_ms: int = _env("REFAPP_STATEMENT_TIMEOUT_MS", 30000, "count")
     session_set: bool = _env("REFAPP_SESSION_SET", False, "bool")
     ready_timeout_ms: int = _env("REFAPP_READY_TIMEOUT_MS", 1000, "positive")

@@ -1,0 +1,312 @@
+"""Pool limits (C-POOL-1..5): connection math, PgBouncer's client/server limits, app pool
+exhaustion, statement timeouts, and stale connections after restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psycopg
+import pytest
+
+from infratests.config import Profile
+from infratests.load.workloads.stacks import private_stack
+from infratests.stack.topology import Stack
+
+CLAIM_ACQUIRE_TIMEOUT_S = 5.0  # C-POOL-3: callers fail within the acquire timeout (5 s)
+MARGIN_S = 2.0  # HTTP and scheduling latency on a loaded 2-core machine
+QUERY_BOUND_S = 20.0  # C-POOL-2: 1000 x 20 ms over 30 server connections needs ~1 s
+
+
+def _app_setting(profile: Profile, name: str, default: int) -> int:
+    """The app's effective setting: ``app.env`` beats the profile's own key."""
+    own = {"REFAPP_POOL_MAX": profile.app.pool_max, "REFAPP_POOL_MIN": profile.app.pool_min}
+    return int(profile.app.env.get(name, own.get(name, default)))
+
+
+def connection_budget(profile: Profile) -> list[str]:
+    """C-POOL-1 static math; every line that does not fit, with its numbers."""
+    pg, bouncer = profile.postgres, profile.pgbouncer
+    server_budget = pg.max_connections - pg.superuser_reserved_connections
+    server_side = bouncer.default_pool_size + bouncer.reserve_pool_size
+    app_side = profile.app.replicas * _app_setting(profile, "REFAPP_POOL_MAX", 20)
+    problems = []
+    if server_side > server_budget:
+        problems.append(f"PgBouncer may open {bouncer.default_pool_size} + {bouncer.reserve_pool_size} "
+                        f"server connections but Postgres allows {pg.max_connections} - "
+                        f"{pg.superuser_reserved_connections} reserved = {server_budget}")
+    if app_side > bouncer.max_client_conn:
+        problems.append(f"{profile.app.replicas} app replicas x pool max "
+                        f"{app_side // profile.app.replicas} = {app_side} > PgBouncer max_client_conn "
+                        f"{bouncer.max_client_conn}")
+    if bouncer.pool_mode == "session" and app_side > server_side:
+        problems.append(f"pool_mode=session pins a server connection per app connection: {app_side} app "
+                        f"connections > {server_side} server connections")
+    return problems
+
+
+def _sample_backends(admin_dsn: str, user: str, stop: threading.Event, peaks: dict[str, int]) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        while not stop.wait(0.03):
+            total, mine = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE usename = %s) FROM pg_stat_activity "
+                "WHERE backend_type = 'client backend'", (user,)).fetchone()  # type: ignore[misc]
+            peaks["total"], peaks["app"] = max(peaks["total"], total), max(peaks["app"], mine)
+
+
+@pytest.mark.gate
+def test_connection_budget_fits_statically_and_under_load(stack: Stack) -> None:
+    """C-POOL-1: replicas x pool max fits PgBouncer's client limit, PgBouncer's server pool fits
+    Postgres' max_connections minus reserved; under a burst larger than every pool,
+    pg_stat_activity never shows more server connections than that budget."""
+    profile = stack.profile
+    problems = connection_budget(profile)
+    stop, peaks = threading.Event(), {"total": 0, "app": 0}
+    sampler = threading.Thread(target=_sample_backends, args=(stack.admin_dsn, profile.postgres.user,
+                                                              stop, peaks))
+    sampler.start()
+    burst = 2 * profile.app.replicas * _app_setting(profile, "REFAPP_POOL_MAX", 20)
+    try:
+        with ThreadPoolExecutor(burst) as pool:
+            statuses = list(pool.map(lambda _: _get(stack.url, stack, "/db/sleep?s=0.3"), range(burst)))
+    finally:
+        stop.set()
+        sampler.join()
+    server_side = profile.pgbouncer.default_pool_size + profile.pgbouncer.reserve_pool_size
+    budget = profile.postgres.max_connections - profile.postgres.superuser_reserved_connections
+    if peaks["app"] > server_side:
+        problems.append(f"observed {peaks['app']} app server connections > PgBouncer pool {server_side}")
+    if peaks["total"] > budget:
+        problems.append(f"observed {peaks['total']} client backends > Postgres budget {budget}")
+    print(f"C-POOL-1: burst of {burst}: statuses {sorted(set(statuses))}, peak backends {peaks}")
+    assert not problems, "C-POOL-1 violated: " + "; ".join(problems)
+
+
+def _get(base_url: str, stack: Stack, path: str, timeout: float = 20.0) -> int:
+    import ssl
+
+    verify = ssl.create_default_context(cafile=str(stack.tls.ca)) if base_url.startswith("https") else False
+    try:
+        with httpx.Client(base_url=base_url, verify=verify, timeout=timeout) as client:
+            return client.get(path).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+@pytest.fixture
+def one_replica(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """A private stack with one app replica (few clients of PgBouncer of its own)."""
+    with private_stack(request, {"app.replicas": "1"}) as private:
+        yield private
+
+
+def _pgbouncer_clients(stack: Stack) -> int:
+    from infratests.stack.pgbouncer import admin_dsn
+
+    with psycopg.connect(admin_dsn(stack["pgbouncer"].endpoint, stack.profile), autocommit=True,
+                         cursor_factory=psycopg.ClientCursor) as admin:
+        return len(admin.execute("SHOW CLIENTS").fetchall())  # this console connection included
+
+
+async def _connect_all(dsn: str, count: int, parallel: int = 64) -> list[psycopg.AsyncConnection]:
+    gate = asyncio.Semaphore(parallel)
+
+    async def one() -> psycopg.AsyncConnection:
+        async with gate:
+            return await psycopg.AsyncConnection.connect(dsn, autocommit=True, prepare_threshold=None,
+                                                         connect_timeout=20)
+    results = await asyncio.gather(*(one() for _ in range(count)), return_exceptions=True)
+    opened = [r for r in results if isinstance(r, psycopg.AsyncConnection)]
+    errors = [r for r in results if not isinstance(r, psycopg.AsyncConnection)]
+    if errors:
+        await asyncio.gather(*(c.close() for c in opened))
+        raise AssertionError(f"C-POOL-2 violated: {len(errors)} of {count} clients below max_client_conn "
+                             f"could not connect, e.g. {errors[0]!r}")
+    return opened
+
+
+async def _peak_server_connections(admin_dsn: str, user: str, stop: asyncio.Event) -> int:
+    peak = 0
+    async with await psycopg.AsyncConnection.connect(admin_dsn, autocommit=True) as conn:
+        while not stop.is_set():
+            cur = await conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (user,))
+            peak = max(peak, (await cur.fetchone())[0])  # type: ignore[index]
+            await asyncio.sleep(0.02)
+    return peak
+
+
+async def _one_more(dsn: str) -> tuple[str, float]:
+    started = time.monotonic()
+    try:
+        extra = await psycopg.AsyncConnection.connect(dsn, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        return str(error).strip(), time.monotonic() - started
+    await extra.close()
+    return "accepted", time.monotonic() - started
+
+
+async def _fill_pgbouncer(stack: Stack) -> dict[str, object]:
+    bouncer = stack.profile.pgbouncer
+    dsn = stack["pgbouncer"].endpoint.url
+    mine = bouncer.max_client_conn - _pgbouncer_clients(stack) + 1  # the console connection has left
+    clients = await _connect_all(dsn, mine)
+    try:
+        refused, waited = await _one_more(dsn)
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(_peak_server_connections(stack.admin_dsn, stack.profile.postgres.user, stop))
+        try:
+            answers = await asyncio.wait_for(asyncio.gather(
+                *(c.execute("SELECT pg_sleep(0.02)") for c in clients), return_exceptions=True), QUERY_BOUND_S)
+        except TimeoutError:
+            answers = [TimeoutError(f"the {mine} clients' queries had not all finished after {QUERY_BOUND_S} s: "
+                                    "clients hang waiting for a server connection")]
+        stop.set()
+        peak = await sampler
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    failed = [a for a in answers if isinstance(a, BaseException)]
+    return {"clients": mine, "refused": refused, "waited_s": waited, "peak": peak, "failed": failed}
+
+
+@pytest.mark.slow  # 1000 SCRAM logins: ~5 s idle, 15 s on a loaded 2-core machine
+def test_pgbouncer_serves_max_client_conn_and_refuses_the_next(one_replica: Stack) -> None:
+    """C-POOL-2: max_client_conn (1000) clients connect and all get served while Postgres sees at
+    most default_pool_size (30) server connections; the next client gets PgBouncer's clear
+    max_client_conn error at once instead of hanging."""
+    bouncer = one_replica.profile.pgbouncer
+    seen = asyncio.run(_fill_pgbouncer(one_replica))
+    print(f"C-POOL-2: {seen['clients']} more clients, peak server connections {seen['peak']}, "
+          f"client {bouncer.max_client_conn + 1}: {seen['refused']!r} after {seen['waited_s']:.2f} s")
+    problems = []
+    if "max_client_conn" not in str(seen["refused"]) or float(seen["waited_s"]) > 5.0:  # type: ignore[arg-type]
+        problems.append(f"client {bouncer.max_client_conn + 1} got {seen['refused']!r} after "
+                        f"{seen['waited_s']:.2f} s, not a prompt max_client_conn error")
+    if int(seen["peak"]) > bouncer.default_pool_size + bouncer.reserve_pool_size:  # type: ignore[call-overload]
+        problems.append(f"Postgres saw {seen['peak']} server connections > default_pool_size "
+                        f"{bouncer.default_pool_size}")
+    if seen["failed"]:
+        failed = seen["failed"]
+        problems.append(f"{len(failed)} of the connected clients' queries failed, e.g. {failed[0]!r}")  # type: ignore[index,arg-type]
+    assert not problems, "C-POOL-2 violated: " + "; ".join(problems)
+
+
+def _timed_get(url: str, timeout: float) -> tuple[int, float]:
+    started = time.monotonic()
+    try:
+        status = httpx.get(url, timeout=timeout).status_code
+    except httpx.HTTPError:
+        status = 0  # no answer within the client's patience: the caller hung
+    return status, time.monotonic() - started
+
+
+def _poll(what: str, ok: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def small_timeouts(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """One replica, its pool opened full (growing 18 connections at once can outlast a 1 s acquire
+    timeout on a loaded machine), a 1 s acquire timeout (the claim's 5 s bounds it)."""
+    with private_stack(request, {"app.replicas": "1", "app.env.REFAPP_POOL_TIMEOUT_MS": "1000",
+                                 "app.pool_min": "20", "app.pool_max": "20"}) as private:
+        yield private
+
+
+@pytest.mark.gate
+def test_exhausted_app_pool_fails_fast_and_recovers(small_timeouts: Stack) -> None:
+    """C-POOL-3: with every pool connection held, further callers get 503 within the acquire timeout
+    (never hang), usage above 80% is reported, and the pool serves again after the burst."""
+    profile, app = small_timeouts.profile, small_timeouts["app-1"].endpoint.url
+    acquire_s = min(_app_setting(profile, "REFAPP_POOL_TIMEOUT_MS", 5000) / 1000, CLAIM_ACQUIRE_TIMEOUT_S)
+    pool_max = _app_setting(profile, "REFAPP_POOL_MAX", 20)
+    hold_s = acquire_s + 5.0  # holders start over ~2 s on a loaded machine; callers need the rest
+    with ThreadPoolExecutor(pool_max + 8) as pool:
+        holders = [pool.submit(_timed_get, f"{app}/db/sleep?s={hold_s}", hold_s + 10) for _ in range(pool_max)]
+        _poll("the holders never took every pool connection",
+              lambda: httpx.get(f"{app}/debug/pool").json()["active"] >= pool_max)
+        callers = list(pool.map(lambda _: _timed_get(f"{app}/db/sleep?s=0", acquire_s + 4), range(8)))
+        held = [h.result() for h in holders]
+    recovered = _timed_get(f"{app}/db/sleep?s=0", 10)
+    reported = "db pool usage high" in small_timeouts["app-1"].logs(2000)
+    slow = [f"{status} after {took:.2f} s" for status, took in callers if status != 503 or took > acquire_s + MARGIN_S]
+    problems = [f"callers on an exhausted pool got {slow} (expected 503 within {acquire_s:.1f} s + "
+                f"{MARGIN_S} s)"] if slow else []
+    if any(status != 200 for status, _ in held):
+        problems.append(f"the holders themselves failed: {held}")
+    if recovered[0] != 200:
+        problems.append(f"after the burst a request still got {recovered[0]}")
+    if not reported:
+        problems.append("usage above 80% was never reported ('db pool usage high' not logged)")
+    print(f"C-POOL-3: callers {callers}, recovered {recovered}, usage reported {reported}")
+    assert not problems, "C-POOL-3 violated: " + "; ".join(problems)
+
+
+@pytest.fixture
+def one_connection(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """One replica whose pool is exactly one connection (so reuse is certain) and a 500 ms statement timeout."""
+    with private_stack(request, {"app.replicas": "1", "app.pool_max": "1", "app.pool_min": "1",
+                                 "app.env.REFAPP_STATEMENT_TIMEOUT_MS": "500"}) as private:
+        yield private
+
+
+def _running_sleeps(stack: Stack) -> int:
+    with psycopg.connect(stack.admin_dsn, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                            "AND query LIKE 'select pg_sleep%%'").fetchone()[0]  # type: ignore[index]
+
+
+@pytest.mark.gate
+def test_statement_timeout_cancels_a_runaway_query_and_the_connection_is_reused(one_connection: Stack) -> None:
+    """C-POOL-4: a query running past statement_timeout is cancelled server side (504 soon after the
+    timeout, nothing left running in Postgres) and the pool's only connection serves the next request."""
+    configured = _app_setting(one_connection.profile, "REFAPP_STATEMENT_TIMEOUT_MS", 30000) / 1000
+    bound = configured or 2.0  # none configured: a 5 s query must still be cut to count as cancelled
+    app = one_connection["app-1"].endpoint.url
+    status, took = _timed_get(f"{app}/db/sleep?s={bound + 3}", bound + 6)
+    deadline = time.monotonic() + 2.0
+    while (left := _running_sleeps(one_connection)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after, after_s = _timed_get(f"{app}/db/sleep?s=0", 5)
+    problems = []
+    if status != 504 or took > bound + MARGIN_S:
+        problems.append(f"a {bound + 3:.1f} s query answered {status} after {took:.2f} s, not 504 within "
+                        f"the statement timeout ({configured:.1f} s) + {MARGIN_S} s")
+    if left:
+        problems.append(f"{left} runaway query(ies) still running in Postgres")
+    if after != 200 or after_s > MARGIN_S:
+        problems.append(f"the next request on the pool's connection got {after} after {after_s:.2f} s")
+    assert not problems, "C-POOL-4 violated: " + "; ".join(problems)
+
+
+def _requests_survive(app: str, count: int = 12) -> list[str]:
+    """``count`` requests, 4 at a time, each retried once: the ones that failed both attempts."""
+    def attempt(n: int) -> str | None:
+        first = _timed_get(f"{app}/db/sleep?s=0", 10)
+        if first[0] == 200:
+            return None
+        second = _timed_get(f"{app}/db/sleep?s=0", 10)
+        return None if second[0] == 200 else f"request {n}: {first[0]} then {second[0]}"
+    with ThreadPoolExecutor(4) as pool:
+        return [failure for failure in pool.map(attempt, range(count)) if failure]
+
+
+@pytest.mark.destructive
+def test_stale_connections_are_replaced_after_restarts(request: pytest.FixtureRequest) -> None:
+    """C-POOL-5: after PgBouncer and then Postgres restart under a warm pool, dead connections are
+    detected and replaced: no request fails twice."""
+    with private_stack(request, {"app.replicas": "1"}) as stack:
+        app = stack["app-1"].endpoint.url
+        failures: list[str] = []
+        for name in ("pgbouncer", "postgres"):
+            with ThreadPoolExecutor(10) as pool:  # warm: ~10 connections in the pool
+                list(pool.map(lambda _: _timed_get(f"{app}/db/sleep?s=0.2", 10), range(10)))
+            stack[name].restart()
+            failures += [f"after {name} restart: {f}" for f in _requests_survive(app)]
+    assert not failures, "C-POOL-5 violated: requests failed twice on stale connections: " + "; ".join(failures)
