@@ -80,7 +80,7 @@ def _decode(body: bytes, encoding: str) -> bytes:
     if encoding == "deflate":
         return zlib.decompress(body)
     if encoding == "br":
-        import brotli  # sentry-sdk uses brotli only when it is installed
+        import brotli  # type: ignore[import-untyped]  # sentry-sdk compresses with it when installed
 
         return bytes(brotli.decompress(body))
     return body
