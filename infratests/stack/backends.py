@@ -26,17 +26,23 @@ CHOICES = ("local", "docker", "auto")
 
 
 def backend(name: str) -> Backend:
-    """The backend called ``name``; an unknown name is a usage error naming the choices."""
-    try:
+    """The backend called ``name`` (``docker``: as the last :func:`resolve` configured it).
+
+    An unknown name is a usage error naming the choices.
+    """
+    if name in BACKENDS:
         return BACKENDS[name]
-    except KeyError:
-        raise ConfigError(f"backend {name!r}: choose one of {', '.join(CHOICES)}", "backend") from None
+    if name in ("docker", "auto"):
+        from infratests.config import load_profile
+
+        return resolve(name, load_profile())[1]
+    raise ConfigError(f"backend {name!r}: choose one of {', '.join(CHOICES)}", "backend")
 
 
 def resolve(name: str, profile: Profile) -> tuple[str, Backend]:
     """The backend for ``name`` (``auto`` resolved) configured for ``profile``; logs the choice."""
     if name not in CHOICES:
-        backend(name)
+        raise ConfigError(f"backend {name!r}: choose one of {', '.join(CHOICES)}", "backend")
     if name == "local":
         return name, BACKENDS["local"]
     from infratests.stack.docker.choose import choose_backend, docker_backend
@@ -47,6 +53,7 @@ def resolve(name: str, profile: Profile) -> tuple[str, Backend]:
         return chosen, BACKENDS["local"]
     run, how = docker_backend(profile)
     _say(f"backend {name} -> docker: {why}; {how}")
+    BACKENDS["docker"] = run
     return "docker", run
 
 

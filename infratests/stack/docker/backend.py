@@ -17,6 +17,7 @@ import signal
 import socket
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 from typing import Any, Self
 
@@ -187,25 +188,29 @@ class DockerService:
         return self.start()
 
     def logs(self, lines: int = 50) -> str:
-        if self._container is None:
-            try:
-                return "".join(self.log_path.read_text(errors="replace").splitlines(True)[-lines:])
-            except FileNotFoundError:
-                return ""
+        """The last lines of ``service.log`` (the server's output), else of ``docker logs``."""
         try:
-            return self.container.logs(tail=lines).decode(errors="replace")
+            with self.log_path.open("rb") as log:
+                return b"".join(deque(log, maxlen=lines)).decode(errors="replace")
+        except FileNotFoundError:
+            pass
+        if self._container is None:
+            return ""
+        try:
+            return str(self.container.logs(tail=lines).decode(errors="replace"))
         except _DOCKER_ERRORS as error:  # the daemon may be gone; logs are best effort
             return f"(no logs: {error})"
 
     def _build(self) -> DockerContainer:
         launch = self.launch
-        container = DockerContainer(launch.image).with_command(list(launch.command))
+        entrypoint, command = launch.logging_to(self.log_path)
+        container = DockerContainer(launch.image).with_command(command)
         for host, inside, mode in launch.mounts:
             container.with_volume_mapping(host, inside, mode)
         container.with_envs(**{**self.spec.env, **launch.env, **self._session.child_env()})
         container.with_name(f"infratests-{self._session.id}-{self.name}-{uuid.uuid4().hex[:6]}")
         return container.with_kwargs(
-            network="host", entrypoint=list(launch.entrypoint), user=self._uid(), init=True,
+            network="host", entrypoint=entrypoint, user=self._uid(), init=True,
             labels={SESSION_LABEL: self._session.id, SERVICE_LABEL: self.name},
             stop_signal=signal.Signals(self.spec.stop_signal).name, shm_size="256m",
             working_dir=str(self.workdir))
@@ -231,6 +236,8 @@ class DockerService:
         return self.container.attrs.get("State", {}).get("ExitCode")
 
     def _save_logs(self) -> None:
+        if self.launch.shell:
+            return  # the server wrote service.log itself
         try:
             self.log_path.write_bytes(self.container.logs())
         except _DOCKER_ERRORS:  # logs are best effort at teardown

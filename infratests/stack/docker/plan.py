@@ -14,6 +14,7 @@ needs no rebuild, and package markers match exactly. A system interpreter
 
 from __future__ import annotations
 
+import shlex
 import sys
 import sysconfig
 from collections.abc import Mapping
@@ -40,13 +41,28 @@ _LOCAL_PYTHON = "3.11"  # Debian bookworm's python3
 
 @dataclass(frozen=True)
 class Launch:
-    """How one container runs: image, entrypoint + command, extra env, (host, container, mode) mounts."""
+    """How one container runs: image, entrypoint + command, extra env, (host, container, mode) mounts.
+
+    ``shell`` says the image has /bin/sh: the backend then appends the server's
+    output to ``service.log`` in its workdir, as the local backend does.
+    """
 
     image: str
     entrypoint: tuple[str, ...]
     command: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     mounts: tuple[tuple[str, str, str], ...] = ()
+    shell: bool = True
+
+    def logging_to(self, log: Path) -> tuple[list[str], list[str]]:
+        """(entrypoint, command) that append the server's stdout+stderr to ``log``.
+
+        ``exec`` keeps the server the direct child of the init, so signals reach it.
+        """
+        if not self.shell:
+            return list(self.entrypoint), list(self.command)
+        script = f'exec "$@" >>{shlex.quote(str(log))} 2>&1'
+        return ["/bin/sh", "-c", script, "sh"], [*self.entrypoint, *self.command]
 
 
 @dataclass(frozen=True)
@@ -95,7 +111,8 @@ class ImagePlan:
         # Our proxy takes the same options as toxiproxy-server (host, port, config file).
         options = dict(zip(spec.argv[3::2], spec.argv[4::2], strict=False))
         command = ("-host", options["--host"], "-port", options["--port"], "-config", options["--config"])
-        return Launch(self.images["faultproxy"], ("/toxiproxy",), command, mounts=shared)
+        # The Toxiproxy image is FROM scratch: no shell, its output stays in `docker logs`.
+        return Launch(self.images["faultproxy"], ("/toxiproxy",), command, mounts=shared, shell=False)
 
 
 def _source_root() -> str:
