@@ -176,8 +176,8 @@ def _try_damaged(target: Service, good: Path, name: str, damage: Callable[[Path]
         outcome = "restore reported success"
     except BackupCorrupt as error:
         outcome = "" if str(copy) in str(error) else f"error does not name the file: {error}"
-    except BackupError as error:
-        outcome = f"not detected up front, the restore itself failed: {str(error)[:200]}"
+    except (BackupError, OSError, EOFError) as error:
+        outcome = f"not detected up front, the restore itself failed: {str(error)[:200]!r}"
     with psycopg.connect(url) as conn:
         tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")]
     changed = f"; the target was modified (tables {tables})" if tables else ""

@@ -57,12 +57,12 @@ class Backup:
 
 def backup_path(directory: Path, suffix: str, now: datetime | None = None) -> Path:
     """A new, unused file name in ``directory`` that sorts after every older backup."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S.%fZ")
-    path = directory / f"{_PREFIX}{stamp}{suffix}"
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S.%f")
+    path = directory / f"{_PREFIX}{stamp}Z{suffix}"
     counter = 0
-    while path.exists():  # two backups in the same microsecond
+    while path.exists():  # two backups in the same microsecond; "_" sorts after "Z"
         counter += 1
-        path = directory / f"{_PREFIX}{stamp}-{counter:03d}{suffix}"
+        path = directory / f"{_PREFIX}{stamp}_{counter:03d}Z{suffix}"
     return path
 
 

@@ -8,10 +8,11 @@ in a pytest subprocess with the mutant's overrides, as a user would.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +25,7 @@ class Mutant:
     scenario: str  # a pytest node id relative to the repository root
     overrides: Mapping[str, str]
     breaks: str  # one line: what is broken
+    env: Mapping[str, str] = field(default_factory=dict)  # e.g. a tool setting the scenario reads
 
     def __str__(self) -> str:
         return self.name
@@ -44,7 +46,8 @@ def run_against(mutant: Mutant, timeout: float = 600.0) -> Verdict:
     sets = [f"--infratests-set={key}={value}" for key, value in mutant.overrides.items()]
     done = subprocess.run([sys.executable, "-m", "pytest", mutant.scenario, "-q", "-p", "no:cacheprovider",
                            "--tb=short", "-o", "addopts=-p no:locust", *sets],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **mutant.env})
     return Verdict(done.returncode, done.stdout + done.stderr)
 
 
