@@ -44,6 +44,12 @@ def _env_ms(s: Stack, name: str, default: int) -> float:
     return int(s.profile.app.env.get(name, str(default))) / 1000
 
 
+def _threshold(s: Stack) -> int:
+    """The configured failure threshold; a breaker configured never to open is judged against the claim's 3."""
+    raw = s.profile.app.env.get("REFAPP_BREAKER_THRESHOLD", "3")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 3
+
+
 def _wait_closed(recorder: Recorder, healed: float, timeout_s: float) -> bool:
     """Wait until the caller got a 200 that started after the heal (the breaker closed again)."""
     deadline = time.monotonic() + timeout_s
@@ -76,8 +82,7 @@ def test_breaker_opens_fails_fast_and_recovers(request: pytest.FixtureRequest, f
         closed_state = value(scrape(app), "circuit_breaker_state", _STATE, default=-1)
         served = dependency_served(s["dependency"].endpoint.url) - served_before
     history = recorder.history()
-    threshold = int(s.profile.app.env.get("REFAPP_BREAKER_THRESHOLD", "3"))
-    result = breaker.check(history, faults=[(began, healed)], threshold=max(threshold, 1),
+    result = breaker.check(history, faults=[(began, healed)], threshold=_threshold(s),
                            reset_timeout=reset, tolerance=0.5, claim="C-CB-1..3")
     assert_holds(result)
     _assert_open_was_cheap_and_visible(history, began, healed, open_states, healthy, served)
