@@ -15,6 +15,7 @@ import socket
 import struct
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .toxics import TOXIC_TYPES, Toxic, ToxicConfig
@@ -37,6 +38,8 @@ class Side(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.reading: Link | None = None
         self.writing: Link | None = None
+        # The peer transport's write() while ``reading`` is on the fast path, else None.
+        self.fast_write: Callable[[bytes], None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport
@@ -44,9 +47,15 @@ class Side(asyncio.Protocol):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport.set_write_buffer_limits(high=256 * 1024)
+        if self.writing is not None:
+            self.writing.refresh_fast_path()
 
     def data_received(self, data: bytes) -> None:
-        self.reading.feed(data)  # type: ignore[union-attr]
+        write = self.fast_write
+        if write is not None:
+            write(data)
+        else:
+            self.reading.feed(data)  # type: ignore[union-attr]
 
     def eof_received(self) -> bool:
         self.reading.feed(None)  # type: ignore[union-attr]
@@ -60,6 +69,8 @@ class Side(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self.writing is not None:
+            self.writing.refresh_fast_path()
         self.conn.close()
 
 
@@ -75,7 +86,7 @@ class ClientSide(Side):
     # uvloop delivers data despite pause_reading() in connection_made: hold it, pause for real.
     def data_received(self, data: bytes) -> None:
         if self.early is None:
-            self.reading.feed(data)  # type: ignore[union-attr]
+            Side.data_received(self, data)
         else:
             self.early.append(data)
             self.reading.pause("connecting", True)  # type: ignore[union-attr]
@@ -164,6 +175,12 @@ class Link:
         if self._pump is not None and self._pump is not asyncio.current_task():
             self._pump.cancel()
 
+    def refresh_fast_path(self) -> None:
+        """Let the source write straight to the sink iff no toxic chain is running."""
+        dst = self.dst.transport
+        fast = self._pump is None and dst is not None and not self.conn.closed
+        self.src.fast_write = dst.write if fast else None  # type: ignore[union-attr]
+
     @property
     def paused(self) -> bool:
         return bool(self._pauses)
@@ -186,12 +203,14 @@ class Link:
     def _ensure_pump(self) -> None:
         if self._pump is None and not self.conn.closed:
             self._pump = asyncio.get_running_loop().create_task(self._run())
+            self.refresh_fast_path()
 
     async def _run(self) -> None:
         while not self.conn.closed:
             if not self._queue:
                 if not self.toxics:
                     self._pump = None  # fast path again: nothing queued, no toxic
+                    self.refresh_fast_path()
                     return
                 self._more.clear()
                 await self._more.wait()
@@ -291,5 +310,6 @@ class Connection:
         self.closed = True
         self.up.close()
         self.down.close()
+        self.client.fast_write = self.server.fast_write = None
         self.proxy.forget(self)
         return True
