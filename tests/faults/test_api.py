@@ -173,3 +173,12 @@ def test_config_flag_populates_before_api_answers(echo: TcpServer) -> None:
         proxies = requests.get(f"http://{HOST}:{api}/proxies").json()
         assert proxies["cfg"]["listen"] == f"{HOST}:{listen}"
         assert srv.ready_s < 2.0, f"server took {srv.ready_s:.2f}s to answer"
+
+
+def test_sigterm_exits_cleanly_and_localhost_binds_one_address(echo: TcpServer) -> None:
+    with toxiproxy_process() as srv:
+        created = requests.post(srv.url + "/proxies", json={"name": "l", "upstream": echo.address,
+                                                          "listen": "localhost:0"})
+        assert created.status_code == 201 and created.json()["listen"].startswith("127.0.0.1:")
+        srv.proc.terminate()
+        assert srv.proc.wait(timeout=10) == 0

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .errors import ApiError
+from .proxy import resolve_host
 from .registry import Registry
 
 __all__ = ["ApiServer", "VERSION"]
@@ -50,7 +51,7 @@ class ApiServer:
         ]
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+        self._server = await asyncio.start_server(self._serve, resolve_host(host), port, reuse_address=True)
         return self._server.sockets[0].getsockname()[:2]
 
     async def close(self) -> None:

@@ -126,6 +126,8 @@ class Link:
         self._pump: asyncio.Task[None] | None = None
 
     def feed(self, data: bytes | None) -> None:
+        if self.conn.closed:
+            return
         if self._pump is None:
             if data is None:
                 self._send_eof()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 from .errors import ApiError
 from .link import Connection
 from .toxics import ToxicConfig
 
-__all__ = ["Proxy", "split_address"]
+__all__ = ["Proxy", "split_address", "resolve_host"]
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -18,6 +19,16 @@ def split_address(address: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or int(port) > 65535:
         raise ApiError(400, f"invalid address: {address!r}")
     return host.strip("[]"), int(port)
+
+
+def resolve_host(host: str) -> str | None:
+    """One address for ``host`` (as Toxiproxy binds one socket); "" means all interfaces."""
+    if not host:
+        return None
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+    except OSError as exc:
+        raise ApiError(500, f"cannot resolve {host!r}: {exc}", subject=host) from exc
 
 
 class Proxy:
@@ -58,7 +69,7 @@ class Proxy:
         loop = asyncio.get_running_loop()
         try:
             self._server = await loop.create_server(
-                lambda: Connection(self).client, host or None, port, backlog=1024, reuse_address=True
+                lambda: Connection(self).client, resolve_host(host), port, backlog=1024, reuse_address=True
             )
         except OSError as exc:
             self.enabled = False
