@@ -28,6 +28,8 @@ def _nginx(name: str) -> dict[str, str]:
 MUTANTS = (
     Mutant("nginx-no-http2", "C-NGX-1", PROXY + "test_http2_on_tls_and_plain_http_redirects_to_https",
            _nginx("no_http2"), "the TLS listener offers only HTTP/1.1"),
+    Mutant("nginx-no-redirect", "C-NGX-1", PROXY + "test_http2_on_tls_and_plain_http_redirects_to_https",
+           _nginx("no_redirect"), "plain HTTP is served, not redirected to HTTPS"),
     Mutant("nginx-gzip-off", "C-NGX-2", PROXY + "test_gzip_from_the_threshold_up_with_vary",
            _nginx("gzip_off"), "gzip is off"),
     Mutant("nginx-gzip-no-vary", "C-NGX-2", PROXY + "test_gzip_from_the_threshold_up_with_vary",
