@@ -54,7 +54,6 @@ class QuoteCaller:
         self.timeout_s, self.pause_s = timeout_s, pause_s
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.sent = 0
 
     def __enter__(self) -> Self:
         self._threads = [threading.Thread(target=self._loop, args=(f"caller-{i}",), daemon=True)
@@ -72,7 +71,6 @@ class QuoteCaller:
         with httpx.Client(base_url=self.base_url, timeout=self.timeout_s) as client:
             while not self._stop.is_set():
                 call_quote(client, self.recorder, process)
-                self.sent += 1
                 self._stop.wait(self.pause_s)
 
 
