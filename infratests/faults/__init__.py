@@ -11,13 +11,14 @@ from typing import Any
 
 __all__ = [
     "NetworkFaults", "Fault", "ProxyInfo", "ProxyFaultError", "UnknownProxy",
-    "FaultStep", "FaultPlan", "FAULT_KINDS",
+    "FaultStep", "FaultPlan", "FAULT_KINDS", "NETWORK_FAULTS", "PROCESS_FAULTS",
 ]
 
 _HOME = {
     "NetworkFaults": "network", "Fault": "network", "ProxyInfo": "network",
     "ProxyFaultError": "network", "UnknownProxy": "network",
     "FaultStep": "plan", "FaultPlan": "plan", "FAULT_KINDS": "plan",
+    "NETWORK_FAULTS": "plan", "PROCESS_FAULTS": "plan",
 }
 
 

@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import Any
 
 import requests
-from toxiproxy import Toxiproxy
-from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
+from toxiproxy import Toxiproxy  # type: ignore[import-untyped]
+from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists  # type: ignore[import-untyped]
 
 from ..errors import InfratestsError
 
@@ -66,7 +66,9 @@ class Fault:
     def __enter__(self) -> Fault:
         return self.apply()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.heal()
 
     def __repr__(self) -> str:
@@ -130,7 +132,16 @@ class NetworkFaults:
         self._require(name)
 
         def switch(enabled: bool) -> Callable[[], None]:
-            return lambda: self._call(name, lambda c: c.get_proxy(name).enable() if enabled else c.get_proxy(name).disable())
+            def act(client: Toxiproxy) -> None:
+                proxy = client.get_proxy(name)
+                if proxy is None:
+                    raise UnknownProxy(f"proxy {name!r} vanished", subject=name)
+                if enabled:
+                    proxy.enable()
+                else:
+                    proxy.disable()
+
+            return lambda: self._call(name, act)
 
         return Fault(name, "down", switch(False), switch(True))
 

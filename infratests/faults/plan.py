@@ -19,9 +19,13 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["FaultStep", "FaultPlan", "FAULT_KINDS", "DEFAULT_PARAMS"]
+__all__ = ["FaultStep", "FaultPlan", "FAULT_KINDS", "NETWORK_FAULTS", "PROCESS_FAULTS", "DEFAULT_PARAMS"]
 
-FAULT_KINDS = ("latency", "bandwidth", "timeout", "slow_close", "reset_peer", "slicer", "cut_after_bytes", "down")
+#: Network faults: NetworkFaults method names; the target is a proxy name.
+NETWORK_FAULTS = ("latency", "bandwidth", "timeout", "slow_close", "reset_peer", "slicer", "cut_after_bytes", "down")
+#: Process faults (the nemesis applies them through the Service API); the target is a service name.
+PROCESS_FAULTS = ("crash", "pause", "terminate", "restart")
+FAULT_KINDS = NETWORK_FAULTS + PROCESS_FAULTS
 
 ParamMaker = Callable[[random.Random], dict[str, Any]]
 
@@ -35,6 +39,7 @@ DEFAULT_PARAMS: Mapping[str, ParamMaker] = MappingProxyType({
     "slicer": lambda r: {"average_size": r.choice([1, 16, 64]), "size_variation": 0, "delay_us": r.choice([0, 100])},
     "cut_after_bytes": lambda r: {"n": r.choice([0, 64, 1024])},
     "down": lambda r: {},
+    **{kind: (lambda r: {}) for kind in PROCESS_FAULTS},
 })
 
 
@@ -101,7 +106,7 @@ class FaultPlan:
         cls,
         seed: int,
         targets: Sequence[str],
-        faults: Iterable[str] = FAULT_KINDS,
+        faults: Iterable[str] = NETWORK_FAULTS,
         duration_s: float = 30.0,
         *,
         fault_s: tuple[float, float] = (1.0, 5.0),
@@ -112,6 +117,9 @@ class FaultPlan:
         kinds = list(faults)
         if not targets or not kinds:
             raise ConfigError("a random fault plan needs targets and fault kinds", subject="targets")
+        unknown = [k for k in kinds if k not in params]
+        if unknown:
+            raise ConfigError(f"no parameter generator for {unknown}; pass params=", subject="faults")
         rng = random.Random(seed)
         steps, t = [], rng.uniform(*gap_s)
         while t + fault_s[0] <= duration_s:

@@ -114,7 +114,9 @@ def _ping_all(socks: list[socket.socket]) -> list[float]:
 
 
 @pytest.mark.parametrize("toxic", [None, "latency"])
-def test_slow_reader_blocks_sender(client: Toxiproxy, holder: TcpServer, server: ServerProcess, toxic: str | None) -> None:
+def test_slow_reader_blocks_sender(
+    client: Toxiproxy, holder: TcpServer, server: ServerProcess, toxic: str | None
+) -> None:
     """Pushing up to 200 MB to a reader that never reads: the sender blocks, proxy memory stays bounded."""
     proxy = client.create(upstream=holder.address, name="hold", listen=f"{HOST}:0")
     if toxic:

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from infratests.errors import ConfigError
-from infratests.faults.plan import DEFAULT_PARAMS, FAULT_KINDS, FaultPlan, FaultStep
 from infratests.faults.network import NetworkFaults
+from infratests.faults.plan import DEFAULT_PARAMS, FAULT_KINDS, NETWORK_FAULTS, PROCESS_FAULTS, FaultPlan, FaultStep
 
 
 def test_step_is_frozen_and_validated() -> None:
@@ -43,7 +43,7 @@ def test_random_is_reproducible_and_seed_sensitive() -> None:
 def test_random_respects_bounds_and_choices() -> None:
     plan = FaultPlan.random(7, ["a", "b"], ["latency", "down"], duration_s=30, fault_s=(1, 2), gap_s=(0.5, 1))
     assert plan.steps and plan.duration_s <= 30
-    for prev, step in zip(plan.steps, plan.steps[1:]):
+    for prev, step in zip(plan.steps, plan.steps[1:], strict=False):
         assert step.at_s >= prev.end_s + 0.49  # no overlap, gap kept
     for step in plan.steps:
         assert step.fault in {"latency", "down"} and step.target in {"a", "b"}
@@ -73,7 +73,17 @@ def test_default_params_match_network_fault_signatures() -> None:
     import inspect
     import random
 
-    assert set(DEFAULT_PARAMS) == set(FAULT_KINDS)
-    for kind, make in DEFAULT_PARAMS.items():
+    assert set(DEFAULT_PARAMS) == set(FAULT_KINDS) == set(NETWORK_FAULTS) | set(PROCESS_FAULTS)
+    for kind in NETWORK_FAULTS:
+        make = DEFAULT_PARAMS[kind]
         signature = inspect.signature(getattr(NetworkFaults, kind))
         signature.bind(None, "target", **make(random.Random(0)))
+
+
+def test_process_faults_are_plan_steps_too() -> None:
+    """The nemesis applies crash/pause/terminate/restart to services; plans carry them as data."""
+    step = FaultStep(0.5, "crash", "postgres", {}, 2.0)
+    plan = FaultPlan.random(1, ["pgbouncer"], PROCESS_FAULTS, duration_s=20)
+    assert {s.fault for s in plan.steps} <= set(PROCESS_FAULTS)
+    assert FaultPlan.from_json(FaultPlan((step,)).to_json()).steps == (step,)
+    assert {s.fault for s in FaultPlan.random(1, ["pg"], duration_s=60).steps} <= set(NETWORK_FAULTS)

@@ -30,25 +30,23 @@ class ApiServer:
         self._lock = asyncio.Lock()
         self._server: asyncio.AbstractServer | None = None
         r = registry
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
-            (m, re.compile(f"^{p}$"), h)
-            for m, p, h in [
-                ("GET", "/version", self._version),
-                ("POST", "/reset", self._reset),
-                ("GET", "/proxies", self._list),
-                ("POST", "/proxies", self._create),
-                ("POST", "/populate", self._populate),
-                ("GET", "/proxies/([^/]+)", lambda n, b: self._ok(200, r.get(n).to_json())),
-                ("POST|PATCH", "/proxies/([^/]+)", self._update),
-                ("DELETE", "/proxies/([^/]+)", self._delete),
-                ("GET", "/proxies/([^/]+)/toxics", self._toxics),
-                ("POST", "/proxies/([^/]+)/toxics", lambda n, b: self._ok(200, r.add_toxic(n, b).to_json())),
-                ("GET", "/proxies/([^/]+)/toxics/([^/]+)", lambda n, t, b: self._ok(200, r.toxic(n, t).to_json())),
-                ("POST|PATCH", "/proxies/([^/]+)/toxics/([^/]+)",
-                 lambda n, t, b: self._ok(200, r.update_toxic(n, t, b).to_json())),
-                ("DELETE", "/proxies/([^/]+)/toxics/([^/]+)", self._delete_toxic),
-            ]
+        table: list[tuple[str, str, Handler]] = [
+            ("GET", "/version", self._version),
+            ("POST", "/reset", self._reset),
+            ("GET", "/proxies", self._list),
+            ("POST", "/proxies", self._create),
+            ("POST", "/populate", self._populate),
+            ("GET", "/proxies/([^/]+)", lambda n, b: self._ok(200, r.get(n).to_json())),
+            ("POST|PATCH", "/proxies/([^/]+)", self._update),
+            ("DELETE", "/proxies/([^/]+)", self._delete),
+            ("GET", "/proxies/([^/]+)/toxics", self._toxics),
+            ("POST", "/proxies/([^/]+)/toxics", lambda n, b: self._ok(200, r.add_toxic(n, b).to_json())),
+            ("GET", "/proxies/([^/]+)/toxics/([^/]+)", lambda n, t, b: self._ok(200, r.toxic(n, t).to_json())),
+            ("POST|PATCH", "/proxies/([^/]+)/toxics/([^/]+)",
+             lambda n, t, b: self._ok(200, r.update_toxic(n, t, b).to_json())),
+            ("DELETE", "/proxies/([^/]+)/toxics/([^/]+)", self._delete_toxic),
         ]
+        self._routes = [(m, re.compile(f"^{p}$"), h) for m, p, h in table]
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         self._server = await asyncio.start_server(self._serve, resolve_host(host), port, reuse_address=True)

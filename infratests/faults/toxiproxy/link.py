@@ -46,7 +46,7 @@ class Side(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport.set_write_buffer_limits(high=256 * 1024)
+        transport.set_write_buffer_limits(high=256 * 1024)  # type: ignore[attr-defined]
         if self.writing is not None:
             self.writing.refresh_fast_path()
 

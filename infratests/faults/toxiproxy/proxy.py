@@ -26,7 +26,7 @@ def resolve_host(host: str) -> str | None:
     if not host:
         return None
     try:
-        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+        return str(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0])
     except OSError as exc:
         raise ApiError(500, f"cannot resolve {host!r}: {exc}", subject=host) from exc
 

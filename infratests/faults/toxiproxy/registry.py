@@ -149,9 +149,8 @@ class Registry:
         if not isinstance(toxic, str):
             raise _bad_body()
         defaults = dict.fromkeys(TOXIC_TYPES[kind].ATTRIBUTES, 0)
-        config = ToxicConfig(
-            toxic, kind, stream, _toxicity(body.get("toxicity"), 1.0), _attributes(kind, body.get("attributes"), defaults)
-        )
+        attributes = _attributes(kind, body.get("attributes"), defaults)
+        config = ToxicConfig(toxic, kind, stream, _toxicity(body.get("toxicity"), 1.0), attributes)
         if toxic in proxy.toxics:
             raise ApiError(409, "toxic already exists", subject=toxic)
         proxy.add_toxic(config)
