@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from typing import Any
 
@@ -86,7 +87,9 @@ class Proxy:
         for conn in list(self.connections):
             conn.abort()
         if server is not None:
-            await server.wait_closed()
+            # uvloop waits for every accepted connection to be gone; they were aborted above.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 2.0)
 
     async def set_enabled(self, enabled: bool) -> None:
         if enabled and not self.enabled:
