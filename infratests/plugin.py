@@ -8,6 +8,7 @@ healed faults). A failing test's report carries the services' last log lines.
 from __future__ import annotations
 
 import itertools
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -34,6 +35,7 @@ MARKERS = {
 }
 _stack_key = pytest.StashKey[Stack]()
 _kept_key = pytest.StashKey[bool]()
+_private_stacks = itertools.count(1)  # session-wide: each private stack gets a directory of its own
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -119,15 +121,16 @@ def stack_factory(request: pytest.FixtureRequest, infratests_profile_source: Pro
 
     For destructive scenarios and mutants (broken variants); torn down at the context's end.
     """
-    counter = itertools.count(1)
-
     @contextmanager
     def factory(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
         profile = infratests_profile_source.load(overrides)
-        private = Session(infratests_session.id, infratests_session.dir / f"s{next(counter)}")
-        private.dir.mkdir(parents=True, exist_ok=True)
-        with Stack(profile, private, request.config.getoption("infratests_backend")) as running:
-            yield running
+        private = Session(infratests_session.id, infratests_session.dir / f"s{next(_private_stacks)}")
+        private.dir.mkdir(parents=True)
+        try:
+            with Stack(profile, private, request.config.getoption("infratests_backend")) as running:
+                yield running
+        finally:
+            shutil.rmtree(private.dir, ignore_errors=True)
 
     return factory
 
@@ -171,9 +174,9 @@ def app_replicas(stack: Stack) -> list[Service]:
 @pytest.fixture
 def https(stack: Stack) -> Iterator[Any]:
     """An httpx client for the stack's public HTTPS URL (HTTP/2, verified against the session CA)."""
-    import httpx
-
     import ssl
+
+    import httpx
 
     context = ssl.create_default_context(cafile=str(stack.tls.ca))
     with httpx.Client(base_url=stack.url, verify=context, http2=True, timeout=10.0) as client:

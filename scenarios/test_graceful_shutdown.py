@@ -8,14 +8,12 @@ or over what the servers report (exit code, PgBouncer's client list).
 
 from __future__ import annotations
 
-import itertools
 import os
-import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -36,28 +34,6 @@ DRAIN_DELAY_MS = 1000
 _FAST_DRAIN = {"app.env.REFAPP_DRAIN_DELAY_MS": str(DRAIN_DELAY_MS)}
 
 pytestmark = [pytest.mark.destructive, pytest.mark.chaos]
-
-
-@pytest.fixture
-def private_stack(stack_factory: StackFactory, infratests_session: Any) -> StackFactory:
-    """``stack_factory`` whose private stack directories are removed before and after use.
-
-    Works around the plugin numbering private stacks per test (``s1``, ``s2``, ...) in one
-    session directory: without this, the second test's first private stack finds ``s1`` taken.
-    """
-    calls = itertools.count(1)
-
-    @contextmanager
-    def factory(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
-        leftover = infratests_session.dir / f"s{next(calls)}"
-        shutil.rmtree(leftover, ignore_errors=True)  # a stopped stack of an earlier test
-        try:
-            with stack_factory(overrides) as running:
-                yield running
-        finally:
-            shutil.rmtree(leftover, ignore_errors=True)
-
-    return factory
 
 
 def _in_flight(app: Service) -> float:
@@ -102,10 +78,10 @@ def _bouncer_clients(stack: Stack, instance: str) -> int:
         return sum(1 for row in cursor.fetchall() if row[column] == instance)
 
 
-def test_sigterm_mid_load_finishes_in_flight_exits_zero_and_releases_db(private_stack: StackFactory) -> None:
+def test_sigterm_mid_load_finishes_in_flight_exits_zero_and_releases_db(stack_factory: StackFactory) -> None:
     """C-GS-1: SIGTERM app-1 with slow requests in flight and steady load through nginx: no request
     fails, the in-flight ones complete, the process exits 0, PgBouncer no longer lists its connections."""
-    with private_stack({"app.replicas": "2", **_FAST_DRAIN}) as private:
+    with stack_factory({"app.replicas": "2", **_FAST_DRAIN}) as private:
         app, recorder = private["app-1"], Recorder()
         assert _bouncer_clients(private, "app-1") > 0, "app-1 holds no PgBouncer connection to release"
         with ThreadPoolExecutor(4) as pool:
@@ -123,9 +99,9 @@ def test_sigterm_mid_load_finishes_in_flight_exits_zero_and_releases_db(private_
     assert left == 0, f"C-GS-1: PgBouncer still lists {left} client connection(s) of app-1 after it exited"
 
 
-def test_sigint_drains_like_sigterm(private_stack: StackFactory) -> None:
+def test_sigint_drains_like_sigterm(stack_factory: StackFactory) -> None:
     """C-GS-1: SIGINT (Ctrl-C, PM2's default) drains too: in-flight requests complete, exit code 0."""
-    with private_stack({"app.replicas": "1", **_FAST_DRAIN}) as private:
+    with stack_factory({"app.replicas": "1", **_FAST_DRAIN}) as private:
         app, recorder = private["app-1"], Recorder()
         pid = getattr(app, "pid", None)
         if pid is None:
@@ -152,10 +128,10 @@ def _probe_direct(app: Service, recorder: Recorder, until: float) -> None:
             timed_request(client, recorder, "probe", path.rsplit("/", 1)[-1], path, expect=(503,))
 
 
-def test_draining_replica_answers_503_and_never_resets(private_stack: StackFactory) -> None:
+def test_draining_replica_answers_503_and_never_resets(stack_factory: StackFactory) -> None:
     """C-GS-2: from SIGTERM through the drain delay, /health/ready and new requests get 503, never a reset."""
     delay_ms = 2000
-    with private_stack({"app.replicas": "1", "app.env.REFAPP_DRAIN_DELAY_MS": str(delay_ms)}) as private:
+    with stack_factory({"app.replicas": "1", "app.env.REFAPP_DRAIN_DELAY_MS": str(delay_ms)}) as private:
         app, recorder = private["app-1"], Recorder()
         with ThreadPoolExecutor(1) as pool:
             signalled = time.monotonic()
@@ -180,7 +156,7 @@ def _routed_to(stack: Stack, instance: str, timeout: float) -> None:
               f"nginx routes to {instance} again", timeout)
 
 
-def test_rolling_restart_under_locust_load_has_zero_failures(private_stack: StackFactory) -> None:
+def test_rolling_restart_under_locust_load_has_zero_failures(stack_factory: StackFactory) -> None:
     """C-GS-4: restart every replica in turn under steady Locust load through nginx: SIGTERM, wait for
     its exit, start it, wait until it is ready and nginx routes to it again, then the next one.
     No client request fails while the restarts run.
@@ -190,7 +166,7 @@ def test_rolling_restart_under_locust_load_has_zero_failures(private_stack: Stac
     keep the scenario short; the wait for routing is what makes the procedure correct.
     """
     overrides = {"app.replicas": "2", "nginx.fail_timeout_s": "2", **_FAST_DRAIN}
-    with private_stack(overrides) as private:
+    with stack_factory(overrides) as private:
         spec = LoadSpec("slow_requests", private.url, users=12, duration_s=90, ca_file=private.tls.ca,
                         env={"INFRATESTS_SLOW_MS": "300", "INFRATESTS_TIMEOUT_S": "10"}, stop_timeout_s=5)
         codes = {}
@@ -209,13 +185,13 @@ def test_rolling_restart_under_locust_load_has_zero_failures(private_stack: Stac
 
 
 @pytest.mark.parametrize("kill_timeout_ms", [2000])
-def test_hung_drain_is_forced_to_exit_after_the_kill_timeout(private_stack: StackFactory,
+def test_hung_drain_is_forced_to_exit_after_the_kill_timeout(stack_factory: StackFactory,
                                                              kill_timeout_ms: int) -> None:
     """C-GS-3: a drain that never completes ends in a forced, non-zero exit at the kill timeout."""
     hang = {"app.replicas": "1", "app.env.REFAPP_HANG_ON_DRAIN": "on", "app.env.REFAPP_DRAIN_DELAY_MS": "200",
             "app.env.REFAPP_KILL_TIMEOUT_MS": str(kill_timeout_ms)}
     kill_s, patience_s = kill_timeout_ms / 1000, kill_timeout_ms / 1000 + 8.0
-    with private_stack(hang) as private:
+    with stack_factory(hang) as private:
         signalled = time.monotonic()
         code = private["app-1"].terminate(timeout=patience_s)
         took = time.monotonic() - signalled
@@ -243,12 +219,12 @@ def _ready_then_use(app: Service, ready_path: str, recorder: Recorder, deadline:
     return ready_at
 
 
-def test_replica_signals_ready_only_when_it_can_serve(private_stack: StackFactory) -> None:
+def test_replica_signals_ready_only_when_it_can_serve(stack_factory: StackFactory) -> None:
     """C-GS-5: a replica starting while its database is unreachable says ready only once it can serve:
     requests that need the database succeed from the first moment its readiness signal is 200."""
     slow_pool = {"app.replicas": "1", "app.env.REFAPP_POOL_TIMEOUT_MS": "1000",
                  "app.env.REFAPP_POOL_OPEN_TIMEOUT_MS": "25000"}
-    with private_stack(slow_pool) as private, ThreadPoolExecutor(2) as pool:
+    with stack_factory(slow_pool) as private, ThreadPoolExecutor(2) as pool:
         app, recorder = private["app-1"], Recorder()
         app.kill()
         deadline = time.monotonic() + 40

@@ -10,16 +10,14 @@ number of distinct peers is the number of upstream connections nginx opened
 
 from __future__ import annotations
 
-import itertools
-import shutil
 import socket
 import ssl
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,28 +37,6 @@ GZIP_MIN_LENGTH = 1024
 RATE_RPS = {"auth": 10, "webhook": 50, "api": 100}
 AUTH_BURST, WEBHOOK_BURST = 5, 20  # the built-in template's burst for the auth and webhook zones
 ONE_YEAR_S = 31_536_000
-
-
-@pytest.fixture
-def private_stack(stack_factory: StackFactory, infratests_session: Any) -> StackFactory:
-    """``stack_factory`` whose private stack directories are removed before and after use.
-
-    Works around the plugin numbering private stacks per test (``s1``, ``s2``, ...) in one
-    session directory: without this, the second test's first private stack finds ``s1`` taken.
-    """
-    calls = itertools.count(1)
-
-    @contextmanager
-    def factory(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
-        leftover = infratests_session.dir / f"s{next(calls)}"
-        shutil.rmtree(leftover, ignore_errors=True)  # a stopped stack of an earlier test
-        try:
-            with stack_factory(overrides) as running:
-                yield running
-        finally:
-            shutil.rmtree(leftover, ignore_errors=True)
-
-    return factory
 
 
 def _host_port(stack: Stack) -> tuple[str, int]:
@@ -225,9 +201,9 @@ def test_security_headers_present_and_x_xss_protection_absent(https: httpx.Clien
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_killed_replica_is_routed_around_without_client_errors(private_stack: StackFactory) -> None:
+def test_killed_replica_is_routed_around_without_client_errors(stack_factory: StackFactory) -> None:
     """C-NGX-6: SIGKILL app-1 under steady GET load; nginx retries on app-2, no client sees an error."""
-    with private_stack({"app.replicas": "2"}) as private:
+    with stack_factory({"app.replicas": "2"}) as private:
         recorder = Recorder()
         with RequestLoad(private.url, recorder, ("/api/route",), rate_per_s=60, workers=4,
                          ca_file=private.tls.ca):
