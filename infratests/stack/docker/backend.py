@@ -18,6 +18,7 @@ import socket
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -46,7 +47,11 @@ class ProbeWaitStrategy(WaitStrategy):
     """Ready when the spec's real-protocol probe passes; fails fast if the container exits.
 
     With host networking ``get_exposed_port()`` raises, so port/HTTP strategies
-    cannot be used: the probe reaches the known port from the host side.
+    cannot be used: the probe reaches the known port from the host side. It
+    first waits (without connecting) until the port is in LISTEN state in the
+    shared network namespace: connecting early to a loopback port in the
+    ephemeral range can connect the probe to itself (it reads its own request
+    back) or hold the port as a source port so the server cannot bind it.
     """
 
     def __init__(self, service: DockerService, timeout: float) -> None:
@@ -57,8 +62,26 @@ class ProbeWaitStrategy(WaitStrategy):
 
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
         spec = self.service.spec
-        self.waited = wait_until_ready(spec.name, spec.probe, self._startup_timeout, spec.transient,
-                                       self.service.is_running, self.service.logs)
+        began = time.monotonic()
+        wait_until_ready(spec.name, _listen_probe(spec.endpoint.port), self._startup_timeout,
+                         (OSError,), self.service.is_running, self.service.logs)
+        left = max(1.0, self._startup_timeout - (time.monotonic() - began))
+        wait_until_ready(spec.name, spec.probe, left, spec.transient,
+                         self.service.is_running, self.service.logs)
+        self.waited = time.monotonic() - began
+
+
+def _listen_probe(port: int) -> Callable[[], None]:
+    """Raises until a socket listens on ``port`` (read from /proc/net/tcp*, no connection made)."""
+    needle = f":{port:04X} "
+
+    def probe() -> None:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as rows:
+                if any(needle in row and row.split()[3] == "0A" for row in rows):
+                    return
+        raise ConnectionRefusedError(f"nothing listens on port {port} yet")
+    return probe
 
 
 class DockerService:
@@ -266,8 +289,8 @@ class DockerService:
 
 
 def _quietly(call: Any, **kwargs: Any) -> None:
-    """Teardown steps must not fail on a container that is already gone."""
+    """Teardown steps must not fail on a container (or daemon) that is already gone."""
     try:
         call(**kwargs)
-    except docker.errors.NotFound:
+    except _DOCKER_ERRORS:
         pass
