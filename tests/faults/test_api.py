@@ -182,3 +182,15 @@ def test_sigterm_exits_cleanly_and_localhost_binds_one_address(echo: TcpServer) 
         assert created.status_code == 201 and created.json()["listen"].startswith("127.0.0.1:")
         srv.proc.terminate()
         assert srv.proc.wait(timeout=10) == 0
+
+
+def test_created_disabled_listens_only_when_enabled(client: Toxiproxy, echo: TcpServer, server: ServerProcess) -> None:
+    port = free_port()
+    created = requests.post(server.url + "/proxies", json={"name": "off", "upstream": echo.address,
+                                                          "listen": f"{HOST}:{port}", "enabled": False})
+    assert created.status_code == 201 and created.json()["enabled"] is False
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((HOST, port), timeout=2)
+    client.get_proxy("off").enable()
+    with socket.create_connection((HOST, port), timeout=2) as sock:
+        assert round_trip(sock) < 1.0
