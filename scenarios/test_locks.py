@@ -7,10 +7,9 @@ checkers. Cases that kill, pause or restart a process run on a private stack.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,10 +20,12 @@ from infratests.checks import fencing, mutex
 from infratests.checks.history import OpType, Recorder
 from infratests.checks.result import assert_holds
 from infratests.load.workloads.jobs import (
+    Background,
     contend,
     run_job,
     sections,
     sections_history,
+    until_granted,
     wait_for_section,
 )
 from infratests.load.workloads.requests import client_for
@@ -51,39 +52,8 @@ def _private(request: pytest.FixtureRequest, profile: dict[str, str] | None = No
         yield private
 
 
-class _Background:
-    """One request in a thread: ``result()`` is its response, or the exception it raised."""
-
-    def __init__(self, call: Callable[[], Any]) -> None:
-        self._outcome: Any = None
-        self._thread = threading.Thread(target=self._run, args=(call,), daemon=True)
-        self._thread.start()
-
-    def _run(self, call: Callable[[], Any]) -> None:
-        try:
-            self._outcome = call()
-        except Exception as error:  # noqa: BLE001 - the scenario inspects what happened
-            self._outcome = error
-
-    def result(self, timeout: float = 60.0) -> Any:
-        self._thread.join(timeout)
-        return self._outcome
-
-
 def _ttl_s(stack: Stack) -> float:
     return int(stack.profile.app.env.get("REFAPP_LOCK_TTL_MS", "10000")) / 1000
-
-
-def _until_granted(client: httpx.Client, recorder: Recorder, job: str, timeout_s: float,
-                   work_ms: int = 200) -> httpx.Response | None:
-    """Retry the job until it is granted; None if it never was within ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        response = run_job(client, recorder, "contender", job, work_ms)
-        if response is not None and response.status_code == 200:
-            return response
-        time.sleep(0.05)
-    return None
 
 
 @pytest.mark.gate
@@ -107,12 +77,12 @@ def test_crashed_holder_frees_the_lock_after_its_ttl(request: pytest.FixtureRequ
     with _private(request, REFAPP_LOCK_TTL_MS="1500") as s, \
             _replica(s, "app-1") as holder, _replica(s, "app-2") as other:
         ttl = _ttl_s(s)
-        _Background(lambda: run_job(holder, recorder, "holder", job, 60_000))
+        Background(lambda: run_job(holder, recorder, "holder", job, 60_000))
         wait_for_section(other, job)
         s["app-1"].kill()
         killed = time.monotonic()
         first = run_job(other, recorder, "contender", job, 10)
-        granted = _until_granted(other, recorder, job, timeout_s=min(ttl, 5.0) + 8.0, work_ms=10)
+        granted = until_granted(other, recorder, job, timeout_s=min(ttl, 5.0) + 8.0, work_ms=10)
         waited = time.monotonic() - killed
     assert first is not None and (first.status_code == 409 or waited >= ttl * 0.9), (
         f"C-LOCK-2: the lock was granted {waited:.2f} s after the holder crashed, before its "
@@ -121,6 +91,33 @@ def test_crashed_holder_frees_the_lock_after_its_ttl(request: pytest.FixtureRequ
         f"C-LOCK-2: the crashed holder's lock was still held {waited:.1f} s after the crash "
         f"(TTL {ttl} s): it never expires")
     assert waited <= ttl + 5.0, f"C-LOCK-2: lock freed only {waited:.1f} s after the crash (TTL {ttl} s)"
+
+
+@pytest.mark.destructive
+@pytest.mark.chaos
+def test_a_stale_holder_cannot_release_its_successors_lock(request: pytest.FixtureRequest) -> None:
+    """C-LOCK-2: a holder paused past its TTL resumes and releases; only its own lock goes (token check),
+    so its successor keeps the job and third parties are still refused."""
+    job, recorder, third = _job("owner"), Recorder(), Recorder()
+    with _private(request, REFAPP_LOCK_TTL_MS="1000") as s, \
+            _replica(s, "app-1") as a, _replica(s, "app-2") as b:
+        Background(lambda: run_job(a, recorder, "holder", job, 4_000))
+        wait_for_section(b, job)
+        s["app-1"].pause()
+        try:
+            successor = Background(lambda: until_granted(b, recorder, job, min(_ttl_s(s), 5.0) + 8.0, 3_000))
+            wait_for_section(b, job, timeout_s=min(_ttl_s(s), 5.0) + 8.0, instance="app-2")
+        finally:
+            s["app-1"].resume()
+        contend([a], third, job, duration_s=2.0, work_ms=50, workers_per_client=2)
+        answer = successor.result()
+        rows = sections(b, job)
+    stolen = [op for op in third.history().completions() if op.type is OpType.OK]
+    body = answer.json() if isinstance(answer, httpx.Response) else answer
+    assert isinstance(answer, httpx.Response) and body.get("fenced_ok") and not stolen, (
+        f"C-LOCK-2: after the stale holder released, {len(stolen)} third-party runs were granted while "
+        f"its successor still held the job (successor answered {body!r}): a release deleted a lock "
+        f"its caller did not own; sections {rows}")
 
 
 _ONE_NODE_FAULTS = {
@@ -168,11 +165,11 @@ def test_two_lock_nodes_down_never_grants(stack: Stack, faults: Any) -> None:
 def _pause_the_holder(s: Stack, job: str, recorder: Recorder) -> tuple[Any, httpx.Response | None]:
     """A holds the job on app-1 and is SIGSTOPped past its TTL while B (app-2) takes the job; A resumes."""
     with _replica(s, "app-1") as a, _replica(s, "app-2") as b:
-        holder = _Background(lambda: run_job(a, recorder, "holder", job, 4_000))
+        holder = Background(lambda: run_job(a, recorder, "holder", job, 4_000))
         wait_for_section(b, job)
         s["app-1"].pause()
         try:
-            second = _until_granted(b, recorder, job, timeout_s=min(_ttl_s(s), 5.0) + 8.0, work_ms=600)
+            second = until_granted(b, recorder, job, timeout_s=min(_ttl_s(s), 5.0) + 8.0, work_ms=600)
         finally:
             s["app-1"].resume()
         return holder.result(), second
@@ -219,11 +216,11 @@ def _restart_a_lock_node(s: Stack, job: str, recorder: Recorder, down_for: float
     """
     with _replica(s, "app-1") as a, _replica(s, "app-2") as b:
         with s.faults.down("redis-3"):
-            holder = _Background(lambda: run_job(a, recorder, "holder", job, 2_500))
+            holder = Background(lambda: run_job(a, recorder, "holder", job, 2_500))
             wait_for_section(b, job)
         s["redis-2"].kill()
         s["redis-2"].restart(down_for)
-        _until_granted(b, recorder, job, timeout_s=4.0, work_ms=100)
+        until_granted(b, recorder, job, timeout_s=4.0, work_ms=100)
         holder.result()
         return sections(b, job)
 
@@ -268,7 +265,7 @@ def test_auto_extension_keeps_a_long_jobs_lock(request: pytest.FixtureRequest) -
     job, recorder = _job("extend"), Recorder()
     with _private(request, REFAPP_LOCK_TTL_MS="1000") as s, \
             _replica(s, "app-1") as a, _replica(s, "app-2") as b:
-        long_job = _Background(lambda: run_job(a, recorder, "holder", job, 3_500))
+        long_job = Background(lambda: run_job(a, recorder, "holder", job, 3_500))
         wait_for_section(b, job)
         contend([b], recorder, job, duration_s=2.5, work_ms=50, workers_per_client=2)
         answer = long_job.result()
@@ -289,7 +286,7 @@ def test_failed_extension_stops_the_job(request: pytest.FixtureRequest) -> None:
     job, recorder = _job("stop"), Recorder()
     with _private(request, REFAPP_LOCK_TTL_MS="1000") as s, \
             _replica(s, "app-1") as a, _replica(s, "app-2") as b:
-        long_job = _Background(lambda: run_job(a, recorder, "holder", job, 6_000))
+        long_job = Background(lambda: run_job(a, recorder, "holder", job, 6_000))
         wait_for_section(b, job)
         with s.faults.down("redis-1"), s.faults.down("redis-2"):
             answer = long_job.result(timeout=30.0)

@@ -112,6 +112,7 @@ async def run_job(request: Request) -> JSONResponse:
         state.settings.lock_drift_factor,
         state.settings.lock_node_timeout_ms / 1000,
         state.settings.lock_quorum,
+        state.settings.lock_owner_check,
     )
     try:
         lease = await lock.acquire(f"{state.settings.cache_prefix}lock:{job}")

@@ -71,12 +71,14 @@ class Redlock:
         drift_factor: float = 0.01,
         node_timeout_s: float = 0.2,
         need: int = 0,
+        owner_check: bool = True,
     ):
         self.clients = clients
         self.ttl_ms = ttl_ms
         self.drift_factor = drift_factor
         self.node_timeout_s = node_timeout_s
         self.need = need or quorum(len(clients))  # anything below a majority is the C-LOCK-3 mutant
+        self.owner_check = owner_check  # off: release deletes whoever's lock it finds (C-LOCK-2 mutant)
 
     async def acquire(self, resource: str) -> Lease:
         """Take the lock or raise :class:`LockContended` / :class:`LockUnavailable`; never grants without a majority."""
@@ -125,4 +127,6 @@ class Redlock:
         return bool(await client.eval(_EXTEND, 1, resource, owner, self.ttl_ms))
 
     async def _release_one(self, client: Any, resource: str, owner: str) -> bool:
+        if not self.owner_check:
+            return bool(await client.delete(resource))
         return bool(await client.eval(_RELEASE, 1, resource, owner))

@@ -74,6 +74,7 @@ class Settings:
     lock_drift_factor: float = _env("REFAPP_LOCK_DRIFT_FACTOR", 0.01, "ratio")
     lock_node_timeout_ms: int = _env("REFAPP_LOCK_NODE_TIMEOUT_MS", 200, "positive")
     lock_quorum: int = _env("REFAPP_LOCK_QUORUM", 0, "count")  # 0: a majority (mutant: 1)
+    lock_owner_check: bool = _env("REFAPP_LOCK_OWNER_CHECK", True, "bool")
     fencing: bool = _env("REFAPP_FENCING", True, "bool")
     cache_ttl_s: int = _env("REFAPP_CACHE_TTL", 300, "count")
     cache_prefix_off: bool = _env("REFAPP_CACHE_PREFIX_OFF", False, "bool")

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from infratests.checks.history import History, Op, OpType, Recorder
 
-__all__ = ["contend", "run_job", "sections", "sections_history", "wait_for_section"]
+__all__ = ["Background", "contend", "run_job", "sections", "sections_history", "until_granted",
+           "wait_for_section"]
 
 _DID_NOT_RUN = (409, 503)
 
@@ -70,16 +71,48 @@ def sections(client: httpx.Client, job: str) -> list[dict[str, Any]]:
     return list(response.json()["sections"])
 
 
-def wait_for_section(client: httpx.Client, job: str, timeout_s: float = 15.0) -> dict[str, Any]:
-    """Poll until ``job`` has a started section; return the first one."""
+def wait_for_section(client: httpx.Client, job: str, timeout_s: float = 15.0,
+                     instance: str | None = None) -> dict[str, Any]:
+    """Poll until ``job`` has a started section (of ``instance``, if given); return the first one."""
     deadline = time.monotonic() + timeout_s
     while True:
-        found = sections(client, job)
+        found = [row for row in sections(client, job) if instance in (None, row["instance"])]
         if found:
             return found[0]
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job!r} never started a section within {timeout_s} s")
         time.sleep(0.02)
+
+
+def until_granted(client: httpx.Client, recorder: Recorder, job: str, timeout_s: float,
+                  work_ms: int = 200, process: str = "contender") -> httpx.Response | None:
+    """Retry the job until it is granted (200); None if it never was within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = run_job(client, recorder, process, job, work_ms)
+        if response is not None and response.status_code == 200:
+            return response
+        time.sleep(0.05)
+    return None
+
+
+class Background:
+    """One call in a thread (e.g. a holder's long job): ``result()`` is its return value or its exception."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._outcome: Any = None
+        self._thread = threading.Thread(target=self._run, args=(call,), daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[[], Any]) -> None:
+        try:
+            self._outcome = call()
+        except Exception as error:  # noqa: BLE001 - the scenario inspects what happened
+            self._outcome = error
+
+    def result(self, timeout: float = 60.0) -> Any:
+        self._thread.join(timeout)
+        return self._outcome
 
 
 def sections_history(rows: Sequence[Mapping[str, Any]], job: str) -> History:
