@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from infratests.errors import ReadinessTimeout
+from infratests.errors import ReadinessTimeout, UnsupportedOperation
 from infratests.janitor import Session
 from infratests.stack.ports import LOOPBACK, free_port
 from infratests.stack.topology import Stack
@@ -57,8 +57,12 @@ def second_app(stack: Stack, timeout_s: float = 30.0, **env: str) -> Iterator[ht
     E.g. a second application with another ``CACHE_PREFIX`` on the same Redis (C-RD-1).
     Yields a client for it; the process (its own session, marked for the janitor) is killed on exit.
     """
+    spec = getattr(stack["app-1"], "spec", None)
+    if spec is None:
+        raise UnsupportedOperation(f"a second app needs app-1's environment; the {stack.backend} backend "
+                                   "does not expose it", stack["app-1"])
     port = free_port()
-    base = {**stack["app-1"].spec.env, "PORT": str(port), "INSTANCE": "second-app"}  # type: ignore[attr-defined]
+    base = {**spec.env, "PORT": str(port), "INSTANCE": "second-app"}
     log = stack.session.dir / f"second-app-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "infratests.refapp"], stdout=out, stderr=out,
