@@ -98,7 +98,7 @@ def test_start_refuses_a_busy_port(docker_run: Callable[..., DockerService], pro
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         service = _redis(docker_run, profile, session, squatter.getsockname()[1])
-        with pytest.raises(PortInUse, match="already answers"):
+        with pytest.raises(PortInUse, match="already listens"):
             service.start()
 
 

@@ -14,7 +14,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import time
 import uuid
 from collections import deque
@@ -281,10 +280,10 @@ class DockerService:
 
     def _refuse_busy_port(self) -> None:
         try:
-            socket.create_connection((self.endpoint.host, self.endpoint.port), timeout=0.2).close()
-        except OSError:
+            _listen_probe(self.endpoint.port)()
+        except ConnectionRefusedError:
             return
-        raise PortInUse(f"{self.name}: something already answers on {self.endpoint.address}; "
+        raise PortInUse(f"{self.name}: something already listens on {self.endpoint.address}; "
                         "stop it or let the suite pick another port", self.name)
 
 
