@@ -7,21 +7,16 @@ from ``infratests down``. Without a reachable daemon they do nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 
 from infratests.stack.docker.backend import SESSION_LABEL
 
-__all__ = ["remove_orphan_containers", "remove_session_containers"]
+__all__ = ["remove_session_containers"]
 
 
 def remove_session_containers(session_id: str) -> list[str]:
     """Force-remove every container of ``session_id``; their names."""
     return _remove(lambda labels: labels.get(SESSION_LABEL) == session_id, f"{SESSION_LABEL}={session_id}")
-
-
-def remove_orphan_containers(live_sessions: Collection[str]) -> list[str]:
-    """Force-remove the suite's containers whose session is not in ``live_sessions``."""
-    return _remove(lambda labels: labels.get(SESSION_LABEL) not in live_sessions, SESSION_LABEL)
 
 
 def _remove(doomed: Callable[[Mapping[str, str]], bool], label_filter: str) -> list[str]:
