@@ -14,7 +14,7 @@ import hashlib
 import subprocess
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from infratests.errors import InfratestsError
@@ -57,7 +57,7 @@ class Backup:
 
 def backup_path(directory: Path, suffix: str, now: datetime | None = None) -> Path:
     """A new, unused file name in ``directory`` that sorts after every older backup."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S.%f")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%f")
     path = directory / f"{_PREFIX}{stamp}Z{suffix}"
     counter = 0
     while path.exists():  # two backups in the same microsecond; "_" sorts after "Z"
@@ -91,7 +91,7 @@ def write_sidecar(path: Path) -> Path:
     return sidecar
 
 
-def verify_backup(path: Path, pg_restore: Path | None = None) -> None:
+def verify_backup(path: Path, pg_restore: Path | str | None = None) -> None:
     """Raise :class:`BackupCorrupt` naming the file and what is wrong, or return if it is sound."""
     if not path.is_file() or path.stat().st_size == 0:
         raise BackupCorrupt(f"backup {path} is missing or empty", path)
@@ -128,7 +128,7 @@ def _verify_plain(path: Path, tail: bytes) -> None:
                             f"completion trailer ({_TRAILER.decode()!r})", path)
 
 
-def _verify_custom(path: Path, pg_restore: Path | None) -> None:
+def _verify_custom(path: Path, pg_restore: Path | str | None) -> None:
     done = subprocess.run([str(pg_restore or "pg_restore"), "--file=/dev/null", str(path)],
                           capture_output=True, text=True)
     if done.returncode != 0:

@@ -10,13 +10,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from infratests.backup.files import (Backup, BackupError, backup_path, list_backups, verify_backup,
-                                     write_sidecar)
+from infratests.backup.files import Backup, BackupError, backup_path, list_backups, verify_backup, write_sidecar
 from infratests.backup.settings import BackupSettings
 
 __all__ = ["RestoreReport", "take_backup", "restore_backup", "prune"]
 
 _TIMEOUT_S = 300.0
+_DEFAULTS = BackupSettings()
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class RestoreReport:
         return self.verify_seconds + self.restore_seconds
 
 
-def take_backup(dsn: str, directory: Path, settings: BackupSettings = BackupSettings()) -> Backup:
+def take_backup(dsn: str, directory: Path, settings: BackupSettings = _DEFAULTS) -> Backup:
     """Dump the database at ``dsn`` into a new file in ``directory``, write its checksum, prune."""
     directory.mkdir(parents=True, exist_ok=True)
     plain = settings.format == "plain-gzip" or settings.mode == "per-table"
@@ -58,7 +58,7 @@ def take_backup(dsn: str, directory: Path, settings: BackupSettings = BackupSett
     return Backup(path, started, finished, started_wall, finished_wall)
 
 
-def restore_backup(path: Path, dsn: str, settings: BackupSettings = BackupSettings()) -> RestoreReport:
+def restore_backup(path: Path, dsn: str, settings: BackupSettings = _DEFAULTS) -> RestoreReport:
     """Verify ``path`` (raises BackupCorrupt before touching anything), then restore it into ``dsn``."""
     began = time.monotonic()
     if settings.verify:

@@ -34,6 +34,7 @@ class BankSpec:
     max_amount: int = 30
     read_every_s: float = 0.05
     timeout_s: float = 5.0
+    pause_after_error_s: float = 0.01  # a failing stack is not hammered in a tight loop
     one_way: bool = False  # every transfer leaves account 0: the others' sum only grows (a counter)
 
     @property
@@ -94,20 +95,23 @@ class BankWorkload:
                 if self.spec.one_way:
                     src, dst = 0, rng.randrange(1, self.spec.accounts)
                 value = {"from": src, "to": dst, "amount": rng.randint(1, self.spec.max_amount)}
-                self._transfer(http, process, value)
+                if not self._transfer(http, process, value):
+                    self._stop.wait(self.spec.pause_after_error_s)
 
-    def _transfer(self, http: httpx.Client, process: int, value: dict[str, int]) -> None:
+    def _transfer(self, http: httpx.Client, process: int, value: dict[str, int]) -> bool:
+        """One recorded transfer; False when it ended indeterminate (info)."""
         self.recorder.record(process, OpType.INVOKE, "transfer", value)
         try:
             response = http.post("/transfers", json=value)
         except httpx.HTTPError as error:
             self.recorder.record(process, OpType.INFO, "transfer", value, repr(error))
-            return
+            return False
         self.transfers += 1
         status = response.status_code
         kind = OpType.OK if status == 200 else OpType.FAIL if status in DEFINITE_REFUSALS else OpType.INFO
         self.recorder.record(process, kind, "transfer", value,
                              None if kind is OpType.OK else f"HTTP {status}", status=status)
+        return kind is not OpType.INFO
 
     def _read_loop(self) -> None:
         with self.client() as http:

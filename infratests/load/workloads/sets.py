@@ -15,7 +15,8 @@ from typing import Any, Self
 
 from infratests.checks.history import OpType, Recorder
 
-__all__ = ["ORDERS", "LEDGER", "PgSetWorkload", "RedisSetWorkload", "pg_set_read",
+__all__ = ["ORDERS", "LEDGER", "PgSetWorkload", "RedisSetWorkload", "pg_add_once", "pg_set_read",
+           "pg_set_tables",
            "pg_torn_pairs", "redis_set_read"]
 
 ORDERS, LEDGER = "bk_orders", "bk_ledger"
@@ -89,12 +90,9 @@ class PgSetWorkload(_Workers):
     """Adds through ``dsn`` (e.g. PgBouncer): INSERT order + ledger line in one transaction."""
 
     def __init__(self, dsn: str, recorder: Recorder, workers: int = 4) -> None:
-        import psycopg
-
         super().__init__(recorder)
         self.dsn, self.workers = dsn, workers
-        with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
-            conn.execute(_SCHEMA)
+        pg_set_tables(dsn)
 
     def _connect(self) -> Any:
         import psycopg
@@ -103,9 +101,13 @@ class PgSetWorkload(_Workers):
 
     def _add(self, client: Any, element: int) -> Any:
         with client.transaction():
-            client.execute(f"INSERT INTO {ORDERS} (id) VALUES (%s)", (element,))
-            client.execute(f"INSERT INTO {LEDGER} (order_id) VALUES (%s)", (element,))
+            _insert_pair(client, element)
         return client
+
+
+def _insert_pair(conn: Any, element: int) -> None:
+    conn.execute(f"INSERT INTO {ORDERS} (id) VALUES (%s)", (element,))
+    conn.execute(f"INSERT INTO {LEDGER} (order_id) VALUES (%s)", (element,))
 
 
 class RedisSetWorkload(_Workers):
@@ -124,6 +126,14 @@ class RedisSetWorkload(_Workers):
     def _add(self, client: Any, element: int) -> Any:
         client.sadd(self.key, element)
         return client
+
+
+def pg_set_tables(dsn: str) -> None:
+    """Create the order and ledger tables at ``dsn`` if absent."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
+        conn.execute(_SCHEMA)
 
 
 def pg_set_read(dsn: str, recorder: Recorder, process: int | str = "final") -> set[int]:
@@ -158,7 +168,7 @@ def redis_set_read(url: str, recorder: Recorder, key: str = "bk:set",
     try:
         while True:
             try:
-                members = sorted(int(m) for m in client.smembers(key))
+                members = sorted(int(m) for m in client.smembers(key))  # type: ignore[union-attr]
                 break
             except redis.exceptions.BusyLoadingError:
                 if time.monotonic() > deadline:
@@ -168,3 +178,17 @@ def redis_set_read(url: str, recorder: Recorder, key: str = "bk:set",
         client.close()
     recorder.record(process, OpType.OK, "read", members)
     return set(members)
+
+
+def pg_add_once(dsn: str, recorder: Recorder, element: int, process: int | str = "once") -> bool:
+    """One recorded add on a new connection (order + ledger line in one transaction); True if ok."""
+    import psycopg
+
+    try:
+        with recorder.op(process, "add", element):
+            with psycopg.connect(dsn, connect_timeout=5, prepare_threshold=None) as conn:
+                _insert_pair(conn, element)
+                conn.commit()  # a cut here, after COMMIT reached the server, is the case C-TX-2 is about
+    except psycopg.Error:
+        return False
+    return True
