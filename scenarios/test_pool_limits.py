@@ -219,7 +219,6 @@ def small_timeouts(request: pytest.FixtureRequest) -> Iterator[Stack]:
         yield private
 
 
-@pytest.mark.gate
 def test_exhausted_app_pool_fails_fast_and_recovers(small_timeouts: Stack) -> None:
     """C-POOL-3: with every pool connection held, further callers get 503 within the acquire timeout
     (never hang), usage above 80% is reported, and the pool serves again after the burst."""
