@@ -16,8 +16,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from infratests.backup import (BackupCorrupt, BackupError, BackupSettings, list_backups, restore_backup,
-                               settings_from_env, take_backup)
+from infratests.backup import (
+    BackupCorrupt,
+    BackupError,
+    BackupSettings,
+    list_backups,
+    restore_backup,
+    settings_from_env,
+    take_backup,
+)
 from infratests.backup.target import scratch_postgres, scratch_redis
 from infratests.checks import bank, sets
 from infratests.checks.history import History, OpType, Recorder

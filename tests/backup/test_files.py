@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ def _gz(path: Path, data: bytes = SQL) -> Path:
 
 
 def test_names_sort_by_time_and_never_collide(tmp_path: Path) -> None:
-    now = datetime(2026, 1, 2, 3, 4, 5, 6, timezone.utc)
+    now = datetime(2026, 1, 2, 3, 4, 5, 6, UTC)
     first = backup_path(tmp_path, ".dump", now)
     first.write_bytes(b"x")
     same = backup_path(tmp_path, ".dump", now)

@@ -9,8 +9,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from infratests.backup import (BackupCorrupt, BackupError, BackupSettings, list_backups, prune, restore_backup,
-                               take_backup)
+from infratests.backup import (
+    BackupCorrupt,
+    BackupError,
+    BackupSettings,
+    list_backups,
+    prune,
+    restore_backup,
+    take_backup,
+)
 from infratests.stack.resets import fresh_database
 from infratests.stack.topology import Stack
 
