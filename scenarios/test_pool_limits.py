@@ -309,3 +309,32 @@ def test_stale_connections_are_replaced_after_restarts(request: pytest.FixtureRe
             stack[name].restart()
             failures += [f"after {name} restart: {f}" for f in _requests_survive(app)]
     assert not failures, "C-POOL-5 violated: requests failed twice on stale connections: " + "; ".join(failures)
+
+
+def _app_client_ports(stack: Stack) -> set[int]:
+    """PgBouncer's client connections to the app database (the app pool's, through the proxy)."""
+    from infratests.stack.pgbouncer import admin_dsn
+
+    with psycopg.connect(admin_dsn(stack["pgbouncer"].endpoint, stack.profile), autocommit=True,
+                         cursor_factory=psycopg.ClientCursor) as admin:
+        cur = admin.execute("SHOW CLIENTS")
+        names = [d.name for d in cur.description or ()]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return {int(r["port"]) for r in rows if r["database"] == stack.profile.postgres.database}
+
+
+def test_max_lifetime_recycles_connections(request: pytest.FixtureRequest) -> None:
+    """C-POOL-5: every pool connection is replaced once it is older than the max lifetime
+    (2 s here; 1 h in the claim's profile) while requests keep being served."""
+    with private_stack(request, {"app.replicas": "1", "app.env.REFAPP_POOL_MAX_LIFETIME_S": "2"}) as stack:
+        lifetime = _app_setting(stack.profile, "REFAPP_POOL_MAX_LIFETIME_S", 3600)
+        app = stack["app-1"].endpoint.url
+        before = _app_client_ports(stack)
+        deadline = time.monotonic() + min(lifetime, 5) * 2 + 3
+        statuses = set()
+        while (still := before & _app_client_ports(stack)) and time.monotonic() < deadline:
+            statuses.add(_timed_get(f"{app}/db/sleep?s=0", 5)[0])
+            time.sleep(0.2)
+    assert not still and statuses <= {200}, (
+        f"C-POOL-5 violated: after {min(lifetime, 5) * 2 + 3} s, {len(still)} of {len(before)} pool connections "
+        f"older than the max lifetime ({lifetime} s) were still open; request statuses {sorted(statuses)}")

@@ -47,6 +47,8 @@ MUTANTS = (
            {"app.env.REFAPP_STATEMENT_TIMEOUT_MS": "0"}, "a runaway query holds its connection until it ends"),
     Mutant("no-check-on-checkout", "C-POOL-5", POOL + "test_stale_connections_are_replaced_after_restarts",
            {"app.env.REFAPP_POOL_CHECK": "off"}, "dead connections are handed out after a restart, one per request"),
+    Mutant("pool-lifetime-an-hour", "C-POOL-5", POOL + "test_max_lifetime_recycles_connections",
+           {"app.env.REFAPP_POOL_MAX_LIFETIME_S": "3600"}, "connections are never recycled within the test"),
     Mutant("backup-per-table", "C-BK-1", BK + "test_backup_during_bank_load_restores_a_consistent_snapshot",
            {}, "each table dumped by its own pg_dump: no common snapshot",
            env={"INFRATESTS_BACKUP_MODE": "per-table"}),
