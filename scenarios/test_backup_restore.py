@@ -192,7 +192,7 @@ def _try_damaged(target: Service, good: Path, name: str, damage: Callable[[Path]
 
 
 def _user(target: Service) -> str:
-    return psycopg.conninfo.conninfo_to_dict(target.endpoint.url)["user"]
+    return str(psycopg.conninfo.conninfo_to_dict(target.endpoint.url)["user"])
 
 
 @pytest.mark.gate
