@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -144,3 +146,10 @@ def test_next_run_reaps_the_containers_of_a_dead_run(docker_run: Callable[..., D
     (session.dir / "owner").write_text("999999999 1\n")  # as if the run was SIGKILLed
     assert session.id in reap_leftovers()
     assert not service.is_running() and not session.dir.exists()
+
+
+def test_a_signal_to_the_pid_reaches_the_server(node: DockerService) -> None:
+    assert node.pid is not None
+    os.kill(node.pid, signal.SIGTERM)  # the init forwards it; redis exits 0 on SIGTERM
+    assert node.container.wait(timeout=10)["StatusCode"] == 0
+    assert node.pid is None and "Received SIGTERM" in node.logs()

@@ -112,6 +112,14 @@ class DockerService:
         return self._container.get_wrapped_container() if self._container else None
 
     @property
+    def pid(self) -> int | None:
+        """Host pid of the container's init, which forwards every signal to the server (as a
+        local process's pid takes signals); None when not running."""
+        if not self.is_running():
+            return None
+        return int(self.container.attrs["State"]["Pid"]) or None
+
+    @property
     def log_path(self) -> Path:
         return self.workdir / "service.log"
 
