@@ -17,70 +17,26 @@ import signal
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
 import docker.errors  # type: ignore[import-untyped]
 import requests
 from testcontainers.core.container import DockerContainer
-from testcontainers.core.wait_strategies import WaitStrategy
-from testcontainers.core.waiting_utils import WaitStrategyTarget
 
 from infratests.errors import PortInUse
 from infratests.janitor import Session
 from infratests.stack.docker.plan import ImagePlan
-from infratests.stack.readiness import wait_until_ready
+from infratests.stack.docker.waits import ProbeWaitStrategy, listening
 from infratests.stack.service import Endpoint, ServiceSpec
 
-__all__ = ["SERVICE_LABEL", "SESSION_LABEL", "DockerService", "ProbeWaitStrategy"]
+__all__ = ["SERVICE_LABEL", "SESSION_LABEL", "DockerService"]
 
 SESSION_LABEL = "infratests.session"
 SERVICE_LABEL = "infratests.service"
 _ALIVE = {"running", "paused", "restarting"}
 # What a call to a daemon that is gone, slow or has lost the container raises.
 _DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
-
-
-class ProbeWaitStrategy(WaitStrategy):
-    """Ready when the spec's real-protocol probe passes; fails fast if the container exits.
-
-    With host networking ``get_exposed_port()`` raises, so port/HTTP strategies
-    cannot be used: the probe reaches the known port from the host side. It
-    first waits (without connecting) until the port is in LISTEN state in the
-    shared network namespace: connecting early to a loopback port in the
-    ephemeral range can connect the probe to itself (it reads its own request
-    back) or hold the port as a source port so the server cannot bind it.
-    """
-
-    def __init__(self, service: DockerService, timeout: float) -> None:
-        super().__init__()
-        self.service = service
-        self.with_startup_timeout(int(timeout) or 1)
-        self.waited: float = 0.0
-
-    def wait_until_ready(self, container: WaitStrategyTarget) -> None:
-        spec = self.service.spec
-        began = time.monotonic()
-        wait_until_ready(spec.name, _listen_probe(spec.endpoint.port), self._startup_timeout,
-                         (OSError,), self.service.is_running, self.service.logs)
-        left = max(1.0, self._startup_timeout - (time.monotonic() - began))
-        wait_until_ready(spec.name, spec.probe, left, spec.transient,
-                         self.service.is_running, self.service.logs)
-        self.waited = time.monotonic() - began
-
-
-def _listen_probe(port: int) -> Callable[[], None]:
-    """Raises until a socket listens on ``port`` (read from /proc/net/tcp*, no connection made)."""
-    needle = f":{port:04X} "
-
-    def probe() -> None:
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            with open(table) as rows:
-                if any(needle in row and row.split()[3] == "0A" for row in rows):
-                    return
-        raise ConnectionRefusedError(f"nothing listens on port {port} yet")
-    return probe
 
 
 class DockerService:
@@ -151,7 +107,7 @@ class DockerService:
         return self
 
     def wait_ready(self, timeout: float | None = None) -> Self:
-        strategy = ProbeWaitStrategy(self, timeout or self._timeout)
+        strategy = ProbeWaitStrategy(self.spec, self.is_running, self.logs, timeout or self._timeout)
         assert self._container is not None, f"{self.name}: wait_ready before start"
         strategy.wait_until_ready(self._container)
         self.ready_after = strategy.waited
@@ -288,7 +244,7 @@ class DockerService:
 
     def _refuse_busy_port(self) -> None:
         try:
-            _listen_probe(self.endpoint.port)()
+            listening(self.endpoint.port)()
         except ConnectionRefusedError:
             return
         raise PortInUse(f"{self.name}: something already listens on {self.endpoint.address}; "

@@ -143,6 +143,7 @@ def build_local_images(force: bool = False, log: Callable[[str], None] | None = 
         if not force and not missing_images(client, names):
             say(f"cached: {', '.join(names.values())}")
             return BuildReport(content_key(), False, round(time.monotonic() - began, 2), names)
+        replaced = _image_ids(client, names)
         if force or missing_images(client, {"base": names["base"]}):
             _build_base(client, names["base"], say)
         for kind in LOCAL_KINDS:
@@ -150,6 +151,7 @@ def build_local_images(force: bool = False, log: Callable[[str], None] | None = 
             client.images.build(path=str(dockerfiles_dir() / kind), tag=names[kind], rm=True,
                                 buildargs={"BASE": names["base"]}, pull=False, network_mode="none")
         _remove_stale(client, names, say)
+        _remove_untagged(client, replaced)
     seconds = round(time.monotonic() - began, 2)
     say(f"built in {seconds} s")
     return BuildReport(content_key(), True, seconds, names)
@@ -168,6 +170,30 @@ def _remove_stale(client: Any, names: Mapping[str, str], say: Callable[[str], No
                     say(f"removed stale {tag}")
                 except docker.errors.APIError:  # still used by a container: keep it
                     continue
+
+
+def _image_ids(client: Any, names: Mapping[str, str]) -> set[str]:
+    import docker.errors  # type: ignore[import-untyped]
+
+    ids = set()
+    for tag in names.values():
+        try:
+            ids.add(client.images.get(tag).id)
+        except docker.errors.ImageNotFound:
+            continue
+    return ids
+
+
+def _remove_untagged(client: Any, ids: set[str]) -> None:
+    """A rebuild moves our tags to new images: remove the old ones (ours alone, never a prune)."""
+    import docker.errors  # type: ignore[import-untyped]
+
+    for image_id in ids:
+        try:
+            if not client.images.get(image_id).tags:
+                client.images.remove(image_id)
+        except docker.errors.APIError:  # gone already, or a container still uses it
+            continue
 
 
 def _build_base(client: Any, tag: str, say: Callable[[str], None]) -> None:
