@@ -116,4 +116,4 @@ def choose_backend(name: str, profile: Profile) -> tuple[str, str]:
     absent = missing_images(client, plan.images)
     if absent:
         return "local", f"{why} but images are missing: {', '.join(absent)}"
-    return "docker", f"{why} and the {plan.reason} are present"
+    return "docker", f"{why} and every image is present"
