@@ -30,6 +30,7 @@ __all__ = [
     "FaultsConfig",
     "BinariesConfig",
     "DockerConfig",
+    "BackupConfig",
     "Profile",
     "load_profile",
     "find_profile_file",
@@ -124,6 +125,22 @@ class DockerConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    """Backups (C-BK): the built-in pg_dump tool, or your own shell commands.
+
+    ``command`` / ``restore_command`` take ``{dsn}`` and ``{path}``, ``prune_command``
+    ``{dir}`` and ``{keep}``; empty means the built-in way.
+    """
+
+    format: str = "custom"
+    retention: int = 30
+    command: str = ""
+    restore_command: str = ""
+    prune_command: str = ""
+    verify: bool = True
+
+
+@dataclass(frozen=True)
 class Profile:
     run_as: str = "postgres"
     startup_timeout_s: float = 30.0
@@ -135,6 +152,7 @@ class Profile:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     binaries: BinariesConfig = field(default_factory=BinariesConfig)
     docker: DockerConfig = field(default_factory=DockerConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
     source: str = "built-in defaults"
 
     def __post_init__(self) -> None:
@@ -148,6 +166,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "pgbouncer.pool_mode": ("session", "transaction", "statement"),
     "redis.appendfsync": ("always", "everysec", "no"),
     "docker.images": ("auto", "local", "official"),
+    "backup.format": ("custom", "plain-gzip"),
     "redis.maxmemory_policy": (
         "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
         "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
@@ -156,6 +175,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 _POSITIVE = (
     "postgres.max_connections", "pgbouncer.default_pool_size", "pgbouncer.max_client_conn",
     "redis.lock_nodes", "nginx.keepalive", "app.replicas", "app.pool_max", "startup_timeout_s",
+    "backup.retention",
 )
 
 

@@ -76,8 +76,12 @@ class ProfileSource:
     path: Path | None
     overrides: dict[str, str]
 
-    def load(self, extra: dict[str, str] | None = None) -> Profile:
-        return load_profile(self.path, {**self.overrides, **(extra or {})})
+    def load(self, defaults: dict[str, str] | None = None) -> Profile:
+        """The profile with a scenario's ``defaults`` under the command line's overrides.
+
+        The command line wins, so a mutant's ``--infratests-set`` reaches private stacks too.
+        """
+        return load_profile(self.path, {**(defaults or {}), **self.overrides})
 
 
 @pytest.fixture(scope="session")
@@ -117,9 +121,10 @@ def stack(request: pytest.FixtureRequest, infratests_profile: Profile,
 @pytest.fixture
 def stack_factory(request: pytest.FixtureRequest, infratests_profile_source: ProfileSource,
                   infratests_session: Session) -> Callable[..., AbstractContextManager[Stack]]:
-    """Start a private stack with profile overrides: ``with stack_factory({"app.replicas": "1"}) as s``.
+    """Start a private stack with scenario settings: ``with stack_factory({"app.replicas": "1"}) as s``.
 
-    For destructive scenarios and mutants (broken variants); torn down at the context's end.
+    For destructive scenarios and profile variants; the command line's overrides still win
+    (mutants). Torn down, and its directory removed, at the context's end.
     """
     @contextmanager
     def factory(overrides: dict[str, str] | None = None) -> Iterator[Stack]:

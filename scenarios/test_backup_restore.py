@@ -25,10 +25,12 @@ from infratests.backup import (
     settings_from_env,
     take_backup,
 )
+from infratests.backup.settings import settings_from_profile
 from infratests.backup.target import scratch_postgres, scratch_redis
 from infratests.checks import bank, sets
 from infratests.checks.history import History, OpType, Recorder
 from infratests.checks.result import CheckResult, Violation, assert_holds, make_result
+from infratests.config import Profile
 from infratests.load.workloads import BankSpec, BankWorkload, PgSetWorkload, RedisSetWorkload
 from infratests.load.workloads.sets import LEDGER, ORDERS, pg_set_read, pg_torn_pairs, redis_set_read
 from infratests.stack.postgres import superuser_dsn
@@ -39,8 +41,9 @@ AOF_WINDOW_S = 1.0  # appendfsync everysec
 AOF_MARGIN_S = 0.5  # fsync scheduling on a loaded 2-core machine
 
 
-def _settings(**base: object) -> BackupSettings:
-    return settings_from_env(os.environ, BackupSettings(**base))  # type: ignore[arg-type]
+def _settings(profile: Profile, **scenario: object) -> BackupSettings:
+    """The profile's backup settings, the scenario's own on top, ``INFRATESTS_BACKUP_*`` over both."""
+    return settings_from_env(os.environ, replace(settings_from_profile(profile), **scenario))  # type: ignore[arg-type]
 
 
 def _wait_for_ops(recorder: Recorder, f: str, count: int, timeout: float = 20.0) -> None:
@@ -64,7 +67,7 @@ def test_backup_during_bank_load_restores_a_consistent_snapshot(
     """C-BK-1, C-BK-4: a dump taken during transfers and inserts restores into an empty server as
     one snapshot (bank total holds; every add acknowledged before the dump is there, none invoked
     after it; no transaction torn); restore time is measured and reported."""
-    settings, recorder = _settings(), Recorder()
+    settings, recorder = _settings(stack.profile), Recorder()
     spec = BankSpec(accounts=8, balance=100, workers=3)
     workload = BankWorkload(stack.url, recorder, spec, ca_file=stack.tls.ca)
     workload.seed()
@@ -112,9 +115,9 @@ def _snapshot(history: History, spec: BankSpec, started: float, finished: float,
 
 
 @pytest.mark.gate
-def test_retention_keeps_exactly_the_newest_n(fresh_database: str, tmp_path: Path) -> None:
+def test_retention_keeps_exactly_the_newest_n(stack: Stack, fresh_database: str, tmp_path: Path) -> None:
     """C-BK-2: after each of N+3 backups the directory holds exactly the newest min(k, N)."""
-    settings = _settings(retention=3)
+    settings = _settings(stack.profile, retention=3)
     taken: list[Path] = []
     wrong: list[str] = []
     for k in range(1, settings.retention + 4):
@@ -150,7 +153,7 @@ def _strip_sidecar_and_truncate(path: Path) -> None:
 def test_damaged_backup_is_refused_before_anything_is_restored(stack: Stack, fmt: str, tmp_path: Path) -> None:
     """C-BK-3: truncated, corrupted and unchecksummed-truncated files are refused with a clear error,
     and the target database is left exactly as it was (empty)."""
-    settings = replace(_settings(), format=fmt)
+    settings = _settings(stack.profile, format=fmt)
     with psycopg.connect(stack["postgres"].endpoint.url, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bk_payload AS SELECT g AS id, md5(g::text) AS v "
                      "FROM generate_series(1, 20000) g")

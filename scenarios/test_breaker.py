@@ -8,8 +8,8 @@ timeouts: the dependency fails through its fault proxy while a caller hits
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import httpx
@@ -20,8 +20,9 @@ from infratests.checks.history import OpType, Recorder
 from infratests.checks.result import assert_holds
 from infratests.load.workloads.calls import QuoteCaller, dependency_served
 from infratests.load.workloads.metrics import scrape, value
-from infratests.load.workloads.stacks import private_stack
 from infratests.stack.topology import Stack
+
+StackFactory = Callable[..., AbstractContextManager[Stack]]
 
 _KNOBS = {"app.replicas": "1", "app.env.REFAPP_BREAKER_RESET_MS": "1000",
           "app.env.REFAPP_BREAKER_CALL_TIMEOUT_MS": "300", "app.env.REFAPP_RETRY_ATTEMPTS": "1"}
@@ -34,8 +35,8 @@ _STATE = {"service": "dependency"}
 
 
 @contextmanager
-def _breaker_stack(request: pytest.FixtureRequest) -> Iterator[tuple[Stack, httpx.Client]]:
-    with private_stack(request, _KNOBS) as s, httpx.Client(base_url=s["app-1"].endpoint.url,
+def _breaker_stack(stack_factory: StackFactory) -> Iterator[tuple[Stack, httpx.Client]]:
+    with stack_factory(_KNOBS) as s, httpx.Client(base_url=s["app-1"].endpoint.url,
                                                               timeout=10.0) as app:
         yield s, app
 
@@ -65,11 +66,11 @@ def _wait_closed(recorder: Recorder, healed: float, timeout_s: float) -> bool:
 @pytest.mark.destructive
 @pytest.mark.parametrize("fault", [pytest.param("down", marks=pytest.mark.gate), "reset_peer",
                                    "latency_above_call_timeout"])
-def test_breaker_opens_fails_fast_and_recovers(request: pytest.FixtureRequest, fault: str) -> None:
+def test_breaker_opens_fails_fast_and_recovers(stack_factory: StackFactory, fault: str) -> None:
     """C-CB-1..4: opens after the threshold, fails fast while open (app healthy, state metric 1),
     one trial after the reset timeout, re-opens on failure, closes on success (metric 0)."""
     recorder = Recorder()
-    with _breaker_stack(request) as (s, app):
+    with _breaker_stack(stack_factory) as (s, app):
         reset = _env_ms(s, "REFAPP_BREAKER_RESET_MS", 30000)
         served_before = dependency_served(s["dependency"].endpoint.url)
         with QuoteCaller(str(app.base_url), recorder, pause_s=0.02):
@@ -119,11 +120,11 @@ def _assert_open_was_cheap_and_visible(history: Any, began: float, healed: float
 
 @pytest.mark.chaos
 @pytest.mark.destructive
-def test_retries_do_not_amplify_an_outage(request: pytest.FixtureRequest) -> None:
+def test_retries_do_not_amplify_an_outage(stack_factory: StackFactory) -> None:
     """C-CB-5: during an outage the dependency gets fewer requests than clients sent (bounded retries + breaker)."""
     recorder = Recorder()
     knobs = {"app.replicas": "1", "app.env.REFAPP_BREAKER_RESET_MS": "1000"}
-    with private_stack(request, knobs) as s:
+    with stack_factory(knobs) as s:
         dependency = s["dependency"].endpoint.url
         httpx.post(f"{dependency}/control", json={"status": 500}).raise_for_status()
         before = dependency_served(dependency)

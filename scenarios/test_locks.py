@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import httpx
@@ -29,8 +29,9 @@ from infratests.load.workloads.jobs import (
     wait_for_section,
 )
 from infratests.load.workloads.requests import client_for
-from infratests.load.workloads.stacks import private_stack
 from infratests.stack.topology import Stack
+
+StackFactory = Callable[..., AbstractContextManager[Stack]]
 
 
 def _job(kind: str) -> str:
@@ -44,11 +45,11 @@ def _replica(stack: Stack, name: str) -> Iterator[httpx.Client]:
 
 
 @contextmanager
-def _private(request: pytest.FixtureRequest, profile: dict[str, str] | None = None,
+def _private(stack_factory: StackFactory, profile: dict[str, str] | None = None,
              **env: str) -> Iterator[Stack]:
     """Two replicas with the scenario's lock knobs (``app.env.REFAPP_*``), unless the command line sets them."""
     defaults = {"app.replicas": "2", **(profile or {}), **{f"app.env.{k}": v for k, v in env.items()}}
-    with private_stack(request, defaults) as private:
+    with stack_factory(defaults) as private:
         yield private
 
 
@@ -71,10 +72,10 @@ def test_contending_workers_never_overlap(stack: Stack) -> None:
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_crashed_holder_frees_the_lock_after_its_ttl(request: pytest.FixtureRequest) -> None:
+def test_crashed_holder_frees_the_lock_after_its_ttl(stack_factory: StackFactory) -> None:
     """C-LOCK-2: kill -9 the holder mid-job; nobody gets the lock before its TTL, somebody soon after."""
     job, recorder = _job("crash"), Recorder()
-    with _private(request, REFAPP_LOCK_TTL_MS="1500") as s, \
+    with _private(stack_factory, REFAPP_LOCK_TTL_MS="1500") as s, \
             _replica(s, "app-1") as holder, _replica(s, "app-2") as other:
         ttl = _ttl_s(s)
         Background(lambda: run_job(holder, recorder, "holder", job, 60_000))
@@ -95,11 +96,11 @@ def test_crashed_holder_frees_the_lock_after_its_ttl(request: pytest.FixtureRequ
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_a_stale_holder_cannot_release_its_successors_lock(request: pytest.FixtureRequest) -> None:
+def test_a_stale_holder_cannot_release_its_successors_lock(stack_factory: StackFactory) -> None:
     """C-LOCK-2: a holder paused past its TTL resumes and releases; only its own lock goes (token check),
     so its successor keeps the job and third parties are still refused."""
     job, recorder, third = _job("owner"), Recorder(), Recorder()
-    with _private(request, REFAPP_LOCK_TTL_MS="1000") as s, \
+    with _private(stack_factory, REFAPP_LOCK_TTL_MS="1000") as s, \
             _replica(s, "app-1") as a, _replica(s, "app-2") as b:
         Background(lambda: run_job(a, recorder, "holder", job, 4_000))
         wait_for_section(b, job)
@@ -177,10 +178,10 @@ def _pause_the_holder(s: Stack, job: str, recorder: Recorder) -> tuple[Any, http
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_paused_holder_is_fenced(request: pytest.FixtureRequest) -> None:
+def test_paused_holder_is_fenced(stack_factory: StackFactory) -> None:
     """C-LOCK-4: a holder paused past its TTL resumes and writes; its stale token is rejected."""
     job, recorder = _job("fenced"), Recorder()
-    with _private(request, REFAPP_LOCK_TTL_MS="1000") as s:
+    with _private(stack_factory, REFAPP_LOCK_TTL_MS="1000") as s:
         stale, successor = _pause_the_holder(s, job, recorder)
         with _replica(s, "app-2") as b:
             rows = sections(b, job)
@@ -195,10 +196,10 @@ def test_paused_holder_is_fenced(request: pytest.FixtureRequest) -> None:
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_paused_holder_without_fencing_overlaps(request: pytest.FixtureRequest) -> None:
+def test_paused_holder_without_fencing_overlaps(stack_factory: StackFactory) -> None:
     """C-LOCK-4 (known Redlock property): without fencing, a paused holder's section overlaps its successor's."""
     job, recorder = _job("unfenced"), Recorder()
-    with _private(request, REFAPP_LOCK_TTL_MS="1000", REFAPP_FENCING="off") as s:
+    with _private(stack_factory, REFAPP_LOCK_TTL_MS="1000", REFAPP_FENCING="off") as s:
         _, successor = _pause_the_holder(s, job, recorder)
         with _replica(s, "app-2") as b:
             rows = sections(b, job)
@@ -232,13 +233,13 @@ _RESTART_KNOBS = {"REFAPP_LOCK_TTL_MS": "3000", "REFAPP_LOCK_EXTEND": "off", "RE
 @pytest.mark.destructive
 @pytest.mark.chaos
 def test_lock_node_restarted_at_once_without_persistence_double_grants(
-        request: pytest.FixtureRequest) -> None:
+        stack_factory: StackFactory) -> None:
     """C-LOCK-3 (Redlock's restart condition, the unsafe case): a node restarted at once forgets the lock.
 
     No persistence, no fencing: the lock is granted a second time while its holder still runs.
     """
     job, recorder = _job("restart-now"), Recorder()
-    with _private(request, _NO_PERSISTENCE, **_RESTART_KNOBS) as s:
+    with _private(stack_factory, _NO_PERSISTENCE, **_RESTART_KNOBS) as s:
         rows = _restart_a_lock_node(s, job, recorder, down_for=0.0)
     result = mutex.check(sections_history(rows, job), claim="C-LOCK-3")
     assert any(v.kind == "overlap" for v in result.violations), (
@@ -248,22 +249,22 @@ def test_lock_node_restarted_at_once_without_persistence_double_grants(
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_lock_node_restarted_after_the_ttl_keeps_exclusion(request: pytest.FixtureRequest) -> None:
+def test_lock_node_restarted_after_the_ttl_keeps_exclusion(stack_factory: StackFactory) -> None:
     """C-LOCK-3 (Redlock's restart condition, the safe case): a node that stays down longer than the TTL.
 
     Restarted empty only after every lock it held has expired, it cannot help grant a live lock twice.
     """
     job, recorder = _job("restart-late"), Recorder()
-    with _private(request, _NO_PERSISTENCE, **_RESTART_KNOBS) as s:
+    with _private(stack_factory, _NO_PERSISTENCE, **_RESTART_KNOBS) as s:
         rows = _restart_a_lock_node(s, job, recorder, down_for=_ttl_s(s) + 0.5)
     assert_holds(mutex.check(sections_history(rows, job), claim="C-LOCK-3"))
 
 
 @pytest.mark.destructive
-def test_auto_extension_keeps_a_long_jobs_lock(request: pytest.FixtureRequest) -> None:
+def test_auto_extension_keeps_a_long_jobs_lock(stack_factory: StackFactory) -> None:
     """C-LOCK-5: a job three times longer than the TTL keeps its lock; contenders are refused meanwhile."""
     job, recorder = _job("extend"), Recorder()
-    with _private(request, REFAPP_LOCK_TTL_MS="1000") as s, \
+    with _private(stack_factory, REFAPP_LOCK_TTL_MS="1000") as s, \
             _replica(s, "app-1") as a, _replica(s, "app-2") as b:
         long_job = Background(lambda: run_job(a, recorder, "holder", job, 3_500))
         wait_for_section(b, job)
@@ -281,10 +282,10 @@ def test_auto_extension_keeps_a_long_jobs_lock(request: pytest.FixtureRequest) -
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_failed_extension_stops_the_job(request: pytest.FixtureRequest) -> None:
+def test_failed_extension_stops_the_job(stack_factory: StackFactory) -> None:
     """C-LOCK-5: when the lock can no longer be extended (two lock nodes gone), the job stops early."""
     job, recorder = _job("stop"), Recorder()
-    with _private(request, REFAPP_LOCK_TTL_MS="1000") as s, \
+    with _private(stack_factory, REFAPP_LOCK_TTL_MS="1000") as s, \
             _replica(s, "app-1") as a, _replica(s, "app-2") as b:
         long_job = Background(lambda: run_job(a, recorder, "holder", job, 6_000))
         wait_for_section(b, job)

@@ -6,7 +6,8 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -17,9 +18,10 @@ from infratests.checks.history import OpType, Recorder
 from infratests.checks.result import assert_holds
 from infratests.load.workloads.metrics import scrape, value
 from infratests.load.workloads.requests import client_for
-from infratests.load.workloads.stacks import private_stack
 from infratests.stack.sentry_sink import SentrySink
 from infratests.stack.topology import Stack
+
+StackFactory = Callable[..., AbstractContextManager[Stack]]
 
 _ROUTE = {"method": "GET", "route": "/json", "status": "200"}
 
@@ -146,10 +148,10 @@ def _assert_families(replica: httpx.Client) -> None:
 
 
 @pytest.mark.destructive
-def test_errors_reach_the_tracker_with_the_request_id(request: pytest.FixtureRequest) -> None:
+def test_errors_reach_the_tracker_with_the_request_id(stack_factory: StackFactory) -> None:
     """C-OBS-3: an unhandled error reaches a Sentry-compatible sink, tagged with the request id."""
     rid = f"obs3-{uuid.uuid4()}"
-    with SentrySink() as sink, private_stack(request, {"app.replicas": "1",
+    with SentrySink() as sink, stack_factory({"app.replicas": "1",
                                                       "app.env.SENTRY_DSN": sink.dsn}) as s:
         with httpx.Client(base_url=s["app-1"].endpoint.url, timeout=10.0) as app:
             status = app.get("/boom", headers={"X-Request-ID": rid}).status_code

@@ -8,14 +8,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 
 import httpx
 import psycopg
 import pytest
 
 from infratests.config import Profile
-from infratests.load.workloads.stacks import private_stack
 from infratests.stack.topology import Stack
+
+StackFactory = Callable[..., AbstractContextManager[Stack]]
 
 CLAIM_ACQUIRE_TIMEOUT_S = 5.0  # C-POOL-3: callers fail within the acquire timeout (5 s)
 MARGIN_S = 2.0  # HTTP and scheduling latency on a loaded 2-core machine
@@ -98,9 +100,9 @@ def _get(base_url: str, stack: Stack, path: str, timeout: float = 20.0) -> int:
 
 
 @pytest.fixture
-def one_replica(request: pytest.FixtureRequest) -> Iterator[Stack]:
+def one_replica(stack_factory: StackFactory) -> Iterator[Stack]:
     """A private stack with one app replica (few clients of PgBouncer of its own)."""
-    with private_stack(request, {"app.replicas": "1"}) as private:
+    with stack_factory({"app.replicas": "1"}) as private:
         yield private
 
 
@@ -211,10 +213,10 @@ def _poll(what: str, ok: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 @pytest.fixture
-def small_timeouts(request: pytest.FixtureRequest) -> Iterator[Stack]:
+def small_timeouts(stack_factory: StackFactory) -> Iterator[Stack]:
     """One replica, its pool opened full (growing 18 connections at once can outlast a 1 s acquire
     timeout on a loaded machine), a 1 s acquire timeout (the claim's 5 s bounds it)."""
-    with private_stack(request, {"app.replicas": "1", "app.env.REFAPP_POOL_TIMEOUT_MS": "1000",
+    with stack_factory({"app.replicas": "1", "app.env.REFAPP_POOL_TIMEOUT_MS": "1000",
                                  "app.pool_min": "20", "app.pool_max": "20"}) as private:
         yield private
 
@@ -248,9 +250,9 @@ def test_exhausted_app_pool_fails_fast_and_recovers(small_timeouts: Stack) -> No
 
 
 @pytest.fixture
-def one_connection(request: pytest.FixtureRequest) -> Iterator[Stack]:
+def one_connection(stack_factory: StackFactory) -> Iterator[Stack]:
     """One replica whose pool is exactly one connection (so reuse is certain) and a 500 ms statement timeout."""
-    with private_stack(request, {"app.replicas": "1", "app.pool_max": "1", "app.pool_min": "1",
+    with stack_factory({"app.replicas": "1", "app.pool_max": "1", "app.pool_min": "1",
                                  "app.env.REFAPP_STATEMENT_TIMEOUT_MS": "500"}) as private:
         yield private
 
@@ -297,10 +299,10 @@ def _requests_survive(app: str, count: int = 12) -> list[str]:
 
 
 @pytest.mark.destructive
-def test_stale_connections_are_replaced_after_restarts(request: pytest.FixtureRequest) -> None:
+def test_stale_connections_are_replaced_after_restarts(stack_factory: StackFactory) -> None:
     """C-POOL-5: after PgBouncer and then Postgres restart under a warm pool, dead connections are
     detected and replaced: no request fails twice."""
-    with private_stack(request, {"app.replicas": "1"}) as stack:
+    with stack_factory({"app.replicas": "1"}) as stack:
         app = stack["app-1"].endpoint.url
         failures: list[str] = []
         for name in ("pgbouncer", "postgres"):
@@ -323,10 +325,10 @@ def _app_client_ports(stack: Stack) -> set[int]:
     return {int(r["port"]) for r in rows if r["database"] == stack.profile.postgres.database}
 
 
-def test_max_lifetime_recycles_connections(request: pytest.FixtureRequest) -> None:
+def test_max_lifetime_recycles_connections(stack_factory: StackFactory) -> None:
     """C-POOL-5: every pool connection is replaced once it is older than the max lifetime
     (2 s here; 1 h in the claim's profile) while requests keep being served."""
-    with private_stack(request, {"app.replicas": "1", "app.env.REFAPP_POOL_MAX_LIFETIME_S": "2"}) as stack:
+    with stack_factory({"app.replicas": "1", "app.env.REFAPP_POOL_MAX_LIFETIME_S": "2"}) as stack:
         lifetime = _app_setting(stack.profile, "REFAPP_POOL_MAX_LIFETIME_S", 3600)
         app = stack["app-1"].endpoint.url
         before = _app_client_ports(stack)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import httpx
 import pytest
@@ -11,8 +12,10 @@ import redis
 
 from infratests.faults.process import skip_unsupported
 from infratests.load.workloads.requests import client_for
-from infratests.load.workloads.stacks import private_stack, second_app
+from infratests.load.workloads.stacks import second_app
 from infratests.stack.topology import Stack
+
+StackFactory = Callable[..., AbstractContextManager[Stack]]
 
 
 @pytest.fixture
@@ -46,10 +49,10 @@ def test_two_apps_with_different_prefixes_never_see_each_others_keys(stack: Stac
 
 
 @pytest.mark.destructive
-def test_writes_past_maxmemory_evict_instead_of_failing(request: pytest.FixtureRequest) -> None:
+def test_writes_past_maxmemory_evict_instead_of_failing(stack_factory: StackFactory) -> None:
     """C-RD-2: with a 2 MB maxmemory and allkeys-lru, 6 MB of cache writes all succeed; old keys are evicted."""
     blob = b"x" * 32_000
-    with private_stack(request, {"app.replicas": "1", "redis.maxmemory": "2mb"}) as s, \
+    with stack_factory({"app.replicas": "1", "redis.maxmemory": "2mb"}) as s, \
             httpx.Client(base_url=s["app-1"].endpoint.url, timeout=10.0) as app:
         codes = [app.put(f"/cache/rd2-{i}", content=blob).status_code for i in range(200)]
         node = redis.Redis.from_url(s["redis-cache"].endpoint.url, socket_timeout=5.0)

@@ -18,9 +18,10 @@ from infratests.checks.history import History, Op, OpType, Recorder
 from infratests.checks.result import CheckResult, Violation, assert_holds, make_result
 from infratests.load.workloads import BankSpec, BankWorkload
 from infratests.load.workloads.sets import LEDGER, ORDERS, pg_add_once, pg_set_read, pg_set_tables, pg_torn_pairs
-from infratests.load.workloads.stacks import private_stack
 from infratests.stack.postgres import dsn as make_dsn
 from infratests.stack.topology import Stack
+
+StackFactory = Callable[..., AbstractContextManager[Stack]]
 
 # _RESET_NOTE: reset_peer drops a connection's data until its timer fires; healing cancels the timer,
 # leaving connections that silently lost bytes mid-stream (no real TCP does that): Postgres then
@@ -180,8 +181,8 @@ def _torn(claim: str, history: History, torn: tuple[list[int], list[int]]) -> Ch
 
 
 @pytest.fixture(params=["read_committed", "serializable"])
-def bank_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    with private_stack(request, {"app.env.REFAPP_ISOLATION": request.param}) as private:
+def bank_stack(request: pytest.FixtureRequest, stack_factory: StackFactory) -> Iterator[Stack]:
+    with stack_factory({"app.env.REFAPP_ISOLATION": request.param}) as private:
         yield private
 
 

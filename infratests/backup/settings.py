@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from infratests.config import Profile
 from infratests.errors import ConfigError
+from infratests.stack import postgres
 
-__all__ = ["BackupSettings", "settings_from_env", "FORMATS", "MODES"]
+__all__ = ["BackupSettings", "settings_from_env", "settings_from_profile", "FORMATS", "MODES"]
 
 FORMATS = ("custom", "plain-gzip")
 MODES = ("snapshot", "per-table")
@@ -60,3 +62,11 @@ def settings_from_env(environ: Mapping[str, str], base: BackupSettings = BackupS
     if _ENV + "VERIFY" in environ:
         values["verify"] = environ[_ENV + "VERIFY"].strip().lower() not in ("0", "off", "false", "no")
     return BackupSettings(**{**base.__dict__, **values})
+
+
+def settings_from_profile(profile: Profile) -> BackupSettings:
+    """The profile's ``[backup]`` table, with the stack's own pg_dump/pg_restore."""
+    backup = profile.backup
+    return BackupSettings(format=backup.format, retention=backup.retention, command=backup.command,
+                          restore_command=backup.restore_command, prune_command=backup.prune_command,
+                          verify=backup.verify, bindir=postgres.bindir(profile))
