@@ -136,8 +136,9 @@ def _doctor(args: argparse.Namespace, _rest: list[str]) -> int:
 
 
 def _gate(_args: argparse.Namespace, rest: list[str]) -> int:
-    paths = [arg for arg in rest if not arg.startswith("-")]
-    default = [] if paths else (["scenarios"] if Path("scenarios").is_dir() else [])
+    """``pytest -m gate`` over ``scenarios/`` unless the arguments name test paths themselves."""
+    named = any(Path(arg.split("::")[0]).exists() for arg in rest if not arg.startswith("-"))
+    default = [] if named or not Path("scenarios").is_dir() else ["scenarios"]
     return subprocess.call([sys.executable, "-m", "pytest", "-m", "gate", *default, *rest])
 
 
