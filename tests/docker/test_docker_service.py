@@ -17,8 +17,8 @@ from infratests.errors import PortInUse, ServiceError
 from infratests.faults import process
 from infratests.janitor import Session
 from infratests.stack import postgres, redis
-from infratests.stack.docker.backend import SESSION_LABEL, DockerService
-from infratests.stack.docker.reaper import remove_session_containers
+from infratests.stack.docker.backend import DockerService
+from infratests.stack.docker.reaper import SESSION_LABEL, remove_session_containers
 from infratests.stack.local import unprivileged_user
 from infratests.stack.ports import free_port
 from infratests.stack.service import Service, ServiceSpec

@@ -11,7 +11,8 @@ import pytest
 
 from infratests.config import Profile
 from infratests.janitor import Session
-from infratests.stack.docker.backend import SESSION_LABEL, DockerService
+from infratests.stack.docker.backend import DockerService
+from infratests.stack.docker.reaper import SESSION_LABEL
 from infratests.stack.topology import Stack
 
 

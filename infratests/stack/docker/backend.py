@@ -27,13 +27,11 @@ from testcontainers.core.container import DockerContainer
 from infratests.errors import PortInUse
 from infratests.janitor import Session
 from infratests.stack.docker.plan import ImagePlan
+from infratests.stack.docker.reaper import SERVICE_LABEL, SESSION_LABEL
 from infratests.stack.docker.waits import ProbeWaitStrategy, listening
 from infratests.stack.service import Endpoint, ServiceSpec
 
-__all__ = ["SERVICE_LABEL", "SESSION_LABEL", "DockerService"]
-
-SESSION_LABEL = "infratests.session"
-SERVICE_LABEL = "infratests.service"
+__all__ = ["DockerService"]
 _ALIVE = {"running", "paused", "restarting"}
 # What a call to a daemon that is gone, slow or has lost the container raises.
 _DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)

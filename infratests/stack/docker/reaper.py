@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from infratests.stack.docker.backend import SESSION_LABEL
+__all__ = ["SERVICE_LABEL", "SESSION_LABEL", "remove_session_containers"]
 
-__all__ = ["remove_session_containers"]
+SESSION_LABEL = "infratests.session"
+SERVICE_LABEL = "infratests.service"
 
 
 def remove_session_containers(session_id: str) -> list[str]:
@@ -20,10 +21,12 @@ def remove_session_containers(session_id: str) -> list[str]:
 
 
 def _remove(doomed: Callable[[Mapping[str, str]], bool], label_filter: str) -> list[str]:
-    import docker.errors  # type: ignore[import-untyped]
+    try:
+        import docker.errors  # type: ignore[import-untyped]
 
-    from infratests.stack.docker.choose import docker_client
-
+        from infratests.stack.docker.choose import docker_client
+    except ImportError:  # no Docker SDK here: nothing of ours can be running in Docker
+        return []
     client, _why = docker_client()
     if client is None:
         return []
