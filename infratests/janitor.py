@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MARKER", "Session", "open_session", "reap_leftovers", "session_processes", "runtime_root"]
+__all__ = ["MARKER", "Session", "open_session", "claim", "reap_leftovers", "session_processes", "runtime_root"]
 
 MARKER = "INFRATESTS_SESSION"
 
@@ -63,8 +63,14 @@ def open_session() -> Session:
     directory = runtime_root() / session_id
     directory.mkdir(parents=True, mode=0o755)
     os.chmod(runtime_root(), 0o755)
-    (directory / "owner").write_text(f"{os.getpid()} {_start_ticks(os.getpid())}\n")
+    claim(directory)
     return Session(session_id, directory)
+
+
+def claim(directory: Path) -> None:
+    """Make this process the owner of ``directory``: once it dies, the janitor reaps the directory,
+    and any session nested in it (a test's private runtime root, say)."""
+    (directory / "owner").write_text(f"{os.getpid()} {_start_ticks(os.getpid())}\n")
 
 
 def reap_leftovers(include_live: bool = False) -> list[str]:
@@ -109,6 +115,8 @@ def session_processes(session_id: str, directory: Path | None = None) -> list[in
 
 
 def _kill_session(session_id: str, directory: Path) -> None:
+    for nested in _nested_sessions(directory):
+        _kill_session(nested.name, nested)
     _remove_containers(session_id)
     for _attempt in range(50):
         pids = session_processes(session_id, directory)
@@ -127,6 +135,13 @@ def _remove_containers(session_id: str) -> None:
     from infratests.stack.docker.reaper import remove_session_containers
 
     remove_session_containers(session_id)
+
+
+def _nested_sessions(directory: Path) -> list[Path]:
+    try:
+        return [child for child in directory.iterdir() if (child / "owner").is_file()]
+    except OSError:
+        return []
 
 
 def _signal(pid: int, signum: int) -> None:
@@ -184,4 +199,4 @@ def _owner_alive(directory: Path) -> bool:
         pid, ticks = (int(part) for part in (directory / "owner").read_text().split())
     except (OSError, ValueError):
         return False
-    return _start_ticks(pid) == ticks
+    return ticks != 0 and _start_ticks(pid) == ticks

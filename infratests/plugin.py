@@ -8,6 +8,7 @@ healed faults). A failing test's report carries the services' last log lines.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import signal
 from collections.abc import Callable, Iterator
@@ -44,8 +45,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="profile file (infratests.toml or a pyproject.toml with [tool.infratests])")
     group.addoption("--infratests-set", metavar="KEY=VALUE", action="append", default=[],
                     help="override one profile key, e.g. postgres.max_connections=50")
-    group.addoption("--infratests-backend", default="local",
-                    help="what runs the services: local (child processes); see `infratests doctor`")
+    group.addoption("--infratests-backend", default=os.environ.get("INFRATESTS_BACKEND", "local"),
+                    choices=("local", "docker", "auto"),
+                    help="what runs the services: local (child processes), docker (containers) or "
+                         "auto (docker when its daemon and images are there); default $INFRATESTS_BACKEND "
+                         "or local")
     group.addoption("--infratests-keep", action="store_true",
                     help="leave the stack up after a failing run, for inspection "
                          "(`infratests down` removes it)")
@@ -111,6 +115,9 @@ def stack(request: pytest.FixtureRequest, infratests_profile: Profile,
           infratests_session: Session) -> Iterator[Stack]:
     """The shared stack (nginx -> apps -> PgBouncer -> Postgres, Redis nodes, fault proxy)."""
     running = Stack(infratests_profile, infratests_session, request.config.getoption("infratests_backend"))
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"infratests: shared stack on the {running.backend} backend ({infratests_profile.source})")
     with running:
         request.config.stash[_stack_key] = running
         yield running

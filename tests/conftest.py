@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from infratests.janitor import reap_leftovers
+from infratests.janitor import claim, reap_leftovers, runtime_root
 
 
 @pytest.fixture
 def private_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A runtime root of this test's own (inherited by subprocesses): other runs never show up in it."""
-    root = Path("/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp") / f"itr-{uuid.uuid4().hex[:6]}"
+    """A runtime root of this test's own (inherited by subprocesses): other runs never show up in it.
+
+    It sits inside the ordinary runtime root and is owned by this process, so if this pytest is
+    killed mid-test, the next run's janitor reaps whatever the test left in it.
+    """
+    root = runtime_root() / f"t-{uuid.uuid4().hex[:6]}"
+    root.mkdir(parents=True)
+    claim(root)
     monkeypatch.setenv("INFRATESTS_RUNDIR", str(root))
     yield root
     reap_leftovers(include_live=True)
-    if root.exists():
-        root.rmdir()
+    (root / "owner").unlink()
+    root.rmdir()

@@ -65,7 +65,7 @@ def test_next_run_reaps_a_sigkilled_run(private_root: Path, tmp_path: Path) -> N
         assert not Path(str(left["dir"])).exists()
     finally:
         next_run.close()
-    assert list(private_root.iterdir()) == []
+    assert [entry.name for entry in private_root.iterdir()] == ["owner"]
 
 
 def test_down_all_stops_a_live_run(private_root: Path) -> None:
@@ -80,3 +80,17 @@ def test_down_all_stops_a_live_run(private_root: Path) -> None:
     finally:
         live.close()
     assert sleeper.wait(5) == -signal.SIGKILL
+
+
+def test_sessions_nested_in_a_dead_owners_directory_are_reaped(private_root: Path) -> None:
+    """A test's private runtime root left by a killed pytest: its own sessions are reaped with it."""
+    outer = private_root / "t-dead"
+    nested = outer / "0123456789"
+    nested.mkdir(parents=True)
+    (outer / "owner").write_text("999999 1\n")  # an owner that no longer runs
+    (nested / "owner").write_text("999999 1\n")
+    sleeper = subprocess.Popen(["sleep", "600"], env={**os.environ, "INFRATESTS_SESSION": nested.name},
+                               start_new_session=True)
+    assert reap_leftovers() == ["t-dead"]
+    assert sleeper.wait(5) == -signal.SIGKILL
+    assert not outer.exists()
