@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from infratests.janitor import open_session, reap_leftovers, session_processes
 
 VICTIM = '''

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections import deque
-from pathlib import Path
 from typing import Self
 
-from infratests.errors import PortInUse, ServiceError
 from infratests.janitor import Session
 from infratests.stack.readiness import wait_until_ready
-from infratests.stack.service import Endpoint, ServiceSpec
+from infratests.stack.service import ServiceSpec
+from infratests.stack.workdir import WorkdirService
 
 __all__ = ["LocalProcess", "unprivileged_user"]
 
@@ -43,56 +40,19 @@ def unprivileged_user(run_as: str) -> str | None:
     return run_as
 
 
-class LocalProcess:
+class LocalProcess(WorkdirService):
     """A :class:`~infratests.stack.service.Service` backed by a local child process."""
 
     def __init__(self, spec: ServiceSpec, session: Session, user: str | None,
                  startup_timeout: float = 30.0) -> None:
-        self.spec = spec
-        self.name, self.kind = spec.name, spec.kind
-        self.workdir = session.service_dir(spec.name)
-        self.ready_after: float | None = None
-        self._session = session
-        self._user = None if spec.privileged_ok else user
-        self._timeout = startup_timeout
+        super().__init__(spec, session, user, startup_timeout)
         self._process: subprocess.Popen[bytes] | None = None
-        self._prepared = False
-
-    def __repr__(self) -> str:
-        return f"<LocalProcess {self.name} {self.endpoint.address}>"
-
-    @property
-    def endpoint(self) -> Endpoint:
-        return self.spec.endpoint
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "service.log"
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop(graceful=False)
-            raise
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def start(self) -> Self:
-        """Spawn and wait until the readiness probe passes."""
-        return self.spawn().wait_ready()
-
-    def spawn(self) -> Self:
-        if self.is_running():
-            return self
-        self._refuse_busy_port()
-        if not self._prepared:
-            self._prepare()
+    def _launch(self) -> None:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 self.spec.argv, cwd=self.workdir, stdin=subprocess.DEVNULL,
@@ -101,7 +61,6 @@ class LocalProcess:
                 user=self._user,
             )
         self._session.record_group(self._process.pid)
-        return self
 
     def wait_ready(self, timeout: float | None = None) -> Self:
         self.ready_after = wait_until_ready(
@@ -111,13 +70,6 @@ class LocalProcess:
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
-
-    def is_ready(self) -> bool:
-        try:
-            self.spec.probe()
-        except self.spec.transient:
-            return False
-        return True
 
     def stop(self, graceful: bool = True, timeout: float = 10.0) -> None:
         """Graceful: the server's own stop signal, SIGKILL after ``timeout``. Idempotent."""
@@ -158,11 +110,7 @@ class LocalProcess:
         return self.start()
 
     def logs(self, lines: int = 50) -> str:
-        try:
-            with self.log_path.open("rb") as log:
-                return b"".join(deque(log, maxlen=lines)).decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return self._log_tail(lines) or ""
 
     def _wait(self, timeout: float) -> int | None:
         assert self._process is not None
@@ -179,28 +127,9 @@ class LocalProcess:
         except ProcessLookupError:
             pass
 
-    def _refuse_busy_port(self) -> None:
+    def _port_taken(self) -> bool:
         try:
             socket.create_connection((self.endpoint.host, self.endpoint.port), timeout=0.2).close()
         except OSError:
-            return
-        raise PortInUse(f"{self.name}: something already answers on {self.endpoint.address}; "
-                        "stop it or let the suite pick another port", self.name)
-
-    def _prepare(self) -> None:
-        for relative, content in self.spec.files.items():
-            (self.workdir / relative).write_text(content)
-        if self.spec.prepare is not None:
-            self.spec.prepare(self.workdir)
-        if self._user is not None:
-            _chown_tree(self.workdir, self._user)
-        self._prepared = True
-
-
-def _chown_tree(path: Path, user: str) -> None:
-    for root, dirs, files in os.walk(path):
-        for name in (*dirs, *files):
-            shutil.chown(os.path.join(root, name), user)
-    shutil.chown(path, user)
-    if not os.access(path.parent, os.X_OK):
-        raise ServiceError(f"{path.parent} is not searchable by {user}", path)
+            return False
+        return True

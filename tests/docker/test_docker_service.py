@@ -21,7 +21,8 @@ from infratests.stack.docker.backend import DockerService
 from infratests.stack.docker.reaper import SESSION_LABEL, remove_session_containers
 from infratests.stack.local import unprivileged_user
 from infratests.stack.ports import free_port
-from infratests.stack.service import Service, ServiceSpec
+from infratests.stack.service import ServiceSpec
+from tests.stack.protocol import check_service_protocol
 
 
 def _redis(run: Callable[..., DockerService], profile: Profile, session: Session,
@@ -39,20 +40,8 @@ def node(docker_run: Callable[..., DockerService], profile: Profile,
 
 def test_protocol_compliance(docker_run: Callable[..., DockerService], profile: Profile,
                              session: Session) -> None:
-    with _redis(docker_run, profile, session) as service:
-        assert isinstance(service, Service)
-        assert service.is_running() and service.is_ready()
-        service.pause()
-        assert not service.is_ready()
-        service.resume()
-        assert service.wait_ready(5).is_ready()
-        service.kill()
-        assert not service.is_running() and not service.is_ready()
-        service.restart()
-        assert service.is_ready()
-        assert service.terminate(10) == 0
-        assert "Ready to accept connections" in service.logs()
-    service.stop()  # idempotent
+    service = _redis(docker_run, profile, session)
+    check_service_protocol(service)
     assert "Ready to accept connections" in service.logs()  # kept after the container is gone
 
 

@@ -12,7 +12,8 @@ from infratests.janitor import Session
 from infratests.stack import redis
 from infratests.stack.local import LocalProcess, unprivileged_user
 from infratests.stack.ports import free_port
-from infratests.stack.service import Service, ServiceSpec
+from infratests.stack.service import ServiceSpec
+from tests.stack.protocol import check_service_protocol
 
 
 def _redis(session: Session, port: int | None = None) -> LocalProcess:
@@ -22,20 +23,7 @@ def _redis(session: Session, port: int | None = None) -> LocalProcess:
 
 
 def test_protocol_compliance(session: Session) -> None:
-    with _redis(session) as service:
-        assert isinstance(service, Service)
-        assert service.is_running() and service.is_ready()
-        service.pause()
-        assert not service.is_ready()
-        service.resume()
-        assert service.wait_ready(5).is_ready()
-        service.kill()
-        assert not service.is_running() and not service.is_ready()
-        service.restart()
-        assert service.is_ready()
-        assert service.terminate(10) == 0
-        assert "Ready to accept connections" in service.logs()
-    service.stop()  # idempotent
+    check_service_protocol(_redis(session))
 
 
 def test_restart_can_stay_down(session: Session) -> None:
@@ -49,7 +37,7 @@ def test_start_refuses_a_busy_port(session: Session) -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         service = _redis(session, squatter.getsockname()[1])
-        with pytest.raises(PortInUse, match="already answers"):
+        with pytest.raises(PortInUse, match="already listens"):
             service.start()
 
 

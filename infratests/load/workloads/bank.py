@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import random
 import ssl
-import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
 import httpx
 
 from infratests.checks.history import OpType, Recorder
+from infratests.load.workloads.threads import Threads
 
 __all__ = ["BankSpec", "BankWorkload", "DEFINITE_REFUSALS"]
 
@@ -53,8 +54,8 @@ class BankWorkload:
                  ca_file: Path | None = None, seed: int = 0) -> None:
         self.base_url, self.recorder, self.spec = base_url, recorder, spec
         self._verify: Any = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads = Threads()
+        self._stop = self._threads.stopping
         self._random = random.Random(seed)
         self.transfers = 0
 
@@ -68,19 +69,13 @@ class BankWorkload:
                                               "balance": self.spec.balance}).raise_for_status()
 
     def __enter__(self) -> Self:
-        self._stop.clear()
         seeds = [self._random.randrange(2**32) for _ in range(self.spec.workers)]
-        self._threads = [threading.Thread(target=self._transfer_loop, args=(n, s), daemon=True)
-                         for n, s in enumerate(seeds)]
-        self._threads.append(threading.Thread(target=self._read_loop, daemon=True))
-        for thread in self._threads:
-            thread.start()
+        loops = [partial(self._transfer_loop, n, seed) for n, seed in enumerate(seeds)]
+        self._threads.start(*loops, self._read_loop, name="bank")
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(self.spec.timeout_s + 5)
+        self._threads.stop(self.spec.timeout_s + 5)
 
     def read(self, process: int | str = "final") -> dict[str, int] | None:
         """One recorded snapshot read; the balances, or None if it did not succeed."""

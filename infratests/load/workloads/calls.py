@@ -10,13 +10,14 @@ breaker's fast 503), ``breaker`` (the state the app reported) and
 
 from __future__ import annotations
 
-import threading
 import time
+from functools import partial
 from typing import Self
 
 import httpx
 
 from infratests.checks.history import OpType, Recorder
+from infratests.load.workloads.threads import Threads
 
 __all__ = ["QuoteCaller", "call_quote", "dependency_served"]
 
@@ -52,20 +53,15 @@ class QuoteCaller:
                  pause_s: float = 0.02) -> None:
         self.base_url, self.recorder, self.workers = base_url, recorder, workers
         self.timeout_s, self.pause_s = timeout_s, pause_s
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads = Threads()
+        self._stop = self._threads.stopping
 
     def __enter__(self) -> Self:
-        self._threads = [threading.Thread(target=self._loop, args=(f"caller-{i}",), daemon=True)
-                         for i in range(self.workers)]
-        for thread in self._threads:
-            thread.start()
+        self._threads.start(*(partial(self._loop, f"caller-{i}") for i in range(self.workers)), name="caller")
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(self.timeout_s + 5)
+        self._threads.stop(self.timeout_s + 5)
 
     def _loop(self, process: str) -> None:
         with httpx.Client(base_url=self.base_url, timeout=self.timeout_s) as client:

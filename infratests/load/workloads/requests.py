@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import itertools
 import ssl
-import threading
 import time
 from collections.abc import Collection, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
 import httpx
 
 from infratests.checks.history import OpType, Recorder
+from infratests.load.workloads.threads import Threads
 
 __all__ = ["RequestLoad", "timed_request", "client_for"]
 
@@ -78,22 +79,16 @@ class RequestLoad:
         self.base_url, self.recorder, self.paths = base_url, recorder, tuple(paths)
         self.rate_per_s, self.workers, self.f = rate_per_s, workers, f
         self._ca_file, self._timeout_s = ca_file, timeout_s
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads = Threads()
+        self._stop = self._threads.stopping
         self.sent = 0
 
     def __enter__(self) -> Self:
-        self._stop.clear()
-        self._threads = [threading.Thread(target=self._loop, args=(n,), name=f"load-{n}", daemon=True)
-                         for n in range(self.workers)]
-        for thread in self._threads:
-            thread.start()
+        self._threads.start(*(partial(self._loop, n) for n in range(self.workers)), name="load")
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(self._timeout_s + 5.0)
+        self._threads.stop(self._timeout_s + 5.0)
 
     def _loop(self, worker: int) -> None:
         interval = self.workers / self.rate_per_s

@@ -9,11 +9,12 @@ been applied), never ``fail``.
 
 from __future__ import annotations
 
-import threading
 import time
+from functools import partial
 from typing import Any, Self
 
 from infratests.checks.history import OpType, Recorder
+from infratests.load.workloads.threads import Threads
 
 __all__ = ["ORDERS", "LEDGER", "PgSetWorkload", "RedisSetWorkload", "pg_add_once", "pg_set_read",
            "pg_set_tables",
@@ -32,21 +33,15 @@ class _Workers:
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads = Threads()
+        self._stop = self._threads.stopping
 
     def __enter__(self) -> Self:
-        self._stop.clear()
-        self._threads = [threading.Thread(target=self._loop, args=(n,), daemon=True)
-                         for n in range(self.workers)]
-        for thread in self._threads:
-            thread.start()
+        self._threads.start(*(partial(self._loop, n) for n in range(self.workers)), name="adder")
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(10)
+        self._threads.stop(10)
 
     def _loop(self, process: int) -> None:
         client = self._connect()

@@ -10,26 +10,22 @@ pause/resume is the cgroup freezer, terminate is ``kill(signal="SIGTERM")``.
 
 from __future__ import annotations
 
-import os
 import pwd
-import shutil
 import signal
 import time
 import uuid
-from collections import deque
-from pathlib import Path
 from typing import Any, Self
 
 import docker.errors  # type: ignore[import-untyped]
 import requests
 from testcontainers.core.container import DockerContainer
 
-from infratests.errors import PortInUse
 from infratests.janitor import Session
 from infratests.stack.docker.plan import ImagePlan
 from infratests.stack.docker.reaper import SERVICE_LABEL, SESSION_LABEL
 from infratests.stack.docker.waits import ProbeWaitStrategy, listening
-from infratests.stack.service import Endpoint, ServiceSpec
+from infratests.stack.service import ServiceSpec
+from infratests.stack.workdir import WorkdirService
 
 __all__ = ["DockerService"]
 _ALIVE = {"running", "paused", "restarting"}
@@ -37,28 +33,17 @@ _ALIVE = {"running", "paused", "restarting"}
 _DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
-class DockerService:
+class DockerService(WorkdirService):
     """A :class:`~infratests.stack.service.Service` backed by one container."""
 
     def __init__(self, spec: ServiceSpec, session: Session, user: str | None,
                  startup_timeout: float = 30.0, *, plan: ImagePlan) -> None:
-        self.spec = spec
-        self.name, self.kind = spec.name, spec.kind
-        self.workdir = session.service_dir(spec.name)
+        super().__init__(spec, session, user, startup_timeout)
         self.launch = plan.launch(spec, session.dir)
-        self.ready_after: float | None = None
-        self._session = session
-        self._user = None if spec.privileged_ok else user
-        self._timeout = startup_timeout
         self._container: DockerContainer | None = None
-        self._prepared = False
 
     def __repr__(self) -> str:
         return f"<DockerService {self.name} {self.launch.image} {self.endpoint.address}>"
-
-    @property
-    def endpoint(self) -> Endpoint:
-        return self.spec.endpoint
 
     @property
     def container(self) -> Any:
@@ -73,36 +58,12 @@ class DockerService:
             return None
         return int(self.container.attrs["State"]["Pid"]) or None
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "service.log"
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop(graceful=False)
-            raise
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def start(self) -> Self:
-        """Create (or start again) the container and wait until the probe passes."""
-        return self.spawn().wait_ready()
-
-    def spawn(self) -> Self:
-        if self.is_running():
-            return self
-        self._refuse_busy_port()
-        if not self._prepared:
-            self._prepare()
+    def _launch(self) -> None:
         if self._container is None:
             self._container = self._build()
             self._container.start()
         else:
             self.container.start()
-        return self
 
     def wait_ready(self, timeout: float | None = None) -> Self:
         strategy = ProbeWaitStrategy(self.spec, self.is_running, self.logs, timeout or self._timeout)
@@ -113,13 +74,6 @@ class DockerService:
 
     def is_running(self) -> bool:
         return self._status() in _ALIVE
-
-    def is_ready(self) -> bool:
-        try:
-            self.spec.probe()
-        except self.spec.transient:
-            return False
-        return True
 
     def stop(self, graceful: bool = True, timeout: float = 10.0) -> None:
         """Graceful: the server's stop signal, SIGKILL after ``timeout``; the container is removed.
@@ -173,11 +127,9 @@ class DockerService:
 
     def logs(self, lines: int = 50) -> str:
         """The last lines of ``service.log`` (the server's output), else of ``docker logs``."""
-        try:
-            with self.log_path.open("rb") as log:
-                return b"".join(deque(log, maxlen=lines)).decode(errors="replace")
-        except FileNotFoundError:
-            pass
+        tail = self._log_tail(lines)
+        if tail is not None:
+            return tail
         if self._container is None:
             return ""
         try:
@@ -227,26 +179,12 @@ class DockerService:
         except _DOCKER_ERRORS:  # logs are best effort at teardown
             pass
 
-    def _prepare(self) -> None:
-        """As the local backend: render files, run the prepare hook, hand the workdir to the user."""
-        for relative, content in self.spec.files.items():
-            (self.workdir / relative).write_text(content)
-        if self.spec.prepare is not None:
-            self.spec.prepare(self.workdir)
-        if self._user is not None:
-            for root, dirs, files in os.walk(self.workdir):
-                for name in (*dirs, *files):
-                    shutil.chown(os.path.join(root, name), self._user)
-            shutil.chown(self.workdir, self._user)
-        self._prepared = True
-
-    def _refuse_busy_port(self) -> None:
+    def _port_taken(self) -> bool:
         try:
             listening(self.endpoint.port)()
         except ConnectionRefusedError:
-            return
-        raise PortInUse(f"{self.name}: something already listens on {self.endpoint.address}; "
-                        "stop it or let the suite pick another port", self.name)
+            return False
+        return True
 
 
 def _quietly(call: Any, **kwargs: Any) -> None:
