@@ -6,14 +6,13 @@ on the apps). Graceful stop is SIGQUIT.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import ssl
 from collections.abc import Sequence
 from pathlib import Path
 
 from infratests.config import Profile
-from infratests.errors import ConfigError
+from infratests.stack.binaries import find_binary
 from infratests.stack.ports import LOOPBACK
 from infratests.stack.readiness import http_probe
 from infratests.stack.service import Endpoint, ServiceSpec
@@ -24,11 +23,7 @@ __all__ = ["nginx_spec", "binary"]
 
 
 def binary(profile: Profile) -> Path:
-    found = profile.binaries.nginx or shutil.which("nginx", path="/usr/sbin:/usr/bin")
-    if not found or not Path(found).is_file():
-        raise ConfigError("binaries.nginx: nginx not found; install it "
-                          "(apt-get install -y nginx-light) or set binaries.nginx", "binaries.nginx")
-    return Path(found)
+    return find_binary(profile.binaries.nginx, "nginx", "nginx", "nginx-light")
 
 
 def nginx_spec(profile: Profile, https_port: int, http_port: int, upstreams: Sequence[Endpoint],

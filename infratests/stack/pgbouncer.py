@@ -7,12 +7,11 @@ not need Postgres to be up.
 
 from __future__ import annotations
 
-import shutil
 import signal
 from pathlib import Path
 
 from infratests.config import Profile
-from infratests.errors import ConfigError
+from infratests.stack.binaries import find_binary
 from infratests.stack.ports import LOOPBACK
 from infratests.stack.postgres import dsn
 from infratests.stack.service import Endpoint, Probe, ServiceSpec
@@ -22,11 +21,7 @@ __all__ = ["pgbouncer_spec", "admin_dsn", "binary"]
 
 
 def binary(profile: Profile) -> Path:
-    found = profile.binaries.pgbouncer or shutil.which("pgbouncer", path="/usr/sbin:/usr/bin")
-    if not found or not Path(found).is_file():
-        raise ConfigError("binaries.pgbouncer: pgbouncer not found; install it "
-                          "(apt-get install -y pgbouncer) or set binaries.pgbouncer", "binaries.pgbouncer")
-    return Path(found)
+    return find_binary(profile.binaries.pgbouncer, "pgbouncer", "pgbouncer", "pgbouncer")
 
 
 def admin_dsn(endpoint: Endpoint, profile: Profile) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 from pathlib import Path
 
 from infratests.config import Profile
-from infratests.errors import ConfigError
+from infratests.stack.binaries import find_binary
 from infratests.stack.ports import LOOPBACK
 from infratests.stack.readiness import redis_probe
 from infratests.stack.service import Endpoint, ServiceSpec
@@ -23,12 +22,7 @@ def lock_node_names(profile: Profile) -> list[str]:
 
 
 def binary(profile: Profile) -> Path:
-    found = profile.binaries.redis_server or shutil.which("redis-server")
-    if not found or not Path(found).is_file():
-        raise ConfigError("binaries.redis_server: redis-server not found; install it "
-                          "(apt-get install -y redis-server) or set binaries.redis_server",
-                          "binaries.redis_server")
-    return Path(found)
+    return find_binary(profile.binaries.redis_server, "redis-server", "redis_server", "redis-server")
 
 
 def redis_spec(profile: Profile, name: str, port: int, workdir: Path) -> ServiceSpec:
