@@ -278,7 +278,7 @@ def _convert(hint: Any, value: Any, key: str, base: Path) -> Any:
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key} must be a table ([{key}]), got {value!r}", key)
-        return _build(hint, value, f"{key}.", base)
+        return _build(typing.cast(type, hint), value, f"{key}.", base)
     if origin in (typing.Union, types.UnionType):
         if value is None or value == "":
             return None

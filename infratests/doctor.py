@@ -45,8 +45,8 @@ def diagnose(profile: Profile) -> Iterator[Check]:
     yield _user_check(profile)
     yield _runtime_check()
     for module in ("psycopg", "psycopg_pool", "redis", "httpx", "toxiproxy", "locust", "testcontainers"):
-        found = importlib.util.find_spec(module) is not None
-        yield Check(f"python: {module}", found, "importable" if found else "pip install -e . (see README)")
+        importable = importlib.util.find_spec(module) is not None
+        yield Check(f"python: {module}", importable, "importable" if importable else "pip install -e . (see README)")
     yield _docker_check()
 
 

@@ -53,7 +53,7 @@ def _bank(n_ops: int) -> _Case:
 
 def _balances(rng: random.Random) -> dict[str, int]:
     cuts = sorted(rng.randrange(10_001) for _ in range(len(_ACCOUNTS) - 1))
-    return {a: hi - lo for a, lo, hi in zip(_ACCOUNTS, [0, *cuts], [*cuts, 10_000])}
+    return {a: hi - lo for a, lo, hi in zip(_ACCOUNTS, [0, *cuts], [*cuts, 10_000], strict=True)}
 
 
 def _outcome(i: int) -> OpType:

@@ -57,9 +57,9 @@ def check(history: History, *, faults: Sequence[tuple[float, float]], threshold:
     violations = machine.violations
     if not calls and not allow_empty:
         violations.append(Violation.whole_run("no-calls", f"no completed {f!r}: nothing checked"))
-    reached = sum(r for _, _, r in calls)
+    reached_total = sum(1 for _, _, r in calls if r)
     return make_result(claim, violations, {
-        "calls": len(calls), "reached": reached, "rejected": len(calls) - reached,
+        "calls": len(calls), "reached": reached_total, "rejected": len(calls) - reached_total,
         "opened": sum(state == "open" for _, state in machine.transitions),
         "transitions": machine.transitions, "faults": _fault_stats(calls, faults)})
 

@@ -12,7 +12,7 @@ import reprlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from infratests.checks.history import Op
@@ -130,7 +130,7 @@ def format_op(op: Op) -> str:
 def _when(time: float, wall: float) -> str:
     if wall <= 0:
         return f"t={time:.3f}"
-    clock = datetime.fromtimestamp(wall, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    clock = datetime.fromtimestamp(wall, UTC).strftime("%H:%M:%S.%f")[:-3]
     return f"t={time:.3f} ({clock}Z)"
 
 

@@ -87,7 +87,7 @@ class Nemesis:
             return
         self.recorder.record("nemesis", OpType.OK, name, value)
 
-    def _action(self, step: FaultStep, heal: bool) -> Callable[[], None]:
+    def _action(self, step: FaultStep, heal: bool) -> Callable[[], object]:
         if step.fault not in PROCESS_FAULTS:
             if heal:
                 applied = self._applied.pop(step, None)

@@ -53,14 +53,15 @@ def http_probe(url: str, expect: int = 200, ca_file: str | None = None) -> Probe
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
 
     def probe() -> None:
         if parts.scheme == "https":
             context = ssl.create_default_context(cafile=ca_file)
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=1.0, context=context)
+                host, parts.port, timeout=1.0, context=context)
         else:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=1.0)
+            conn = http.client.HTTPConnection(host, parts.port, timeout=1.0)
         try:
             conn.request("GET", parts.path or "/")
             status = conn.getresponse().status
