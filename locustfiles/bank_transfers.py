@@ -2,13 +2,15 @@
 
 ``INFRATESTS_ACCOUNTS`` (default 10) accounts with ``INFRATESTS_BALANCE``
 (default 100) each are seeded at test start by the first process that runs
-(the master or a standalone Locust). A transfer that gets no answer is
+(the master or a standalone Locust), unless ``INFRATESTS_SEED=0`` (a scenario
+that seeded the bank itself and runs this as background load). A transfer that gets no answer is
 indeterminate (info in the history); the invariant (sum of balances) is
 checked afterwards from ``GET /accounts``.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -25,6 +27,8 @@ _BALANCE = env_int("INFRATESTS_BALANCE", 100)
 @events.test_start.add_listener
 def _seed(environment: Any, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner) or environment.host is None:
+        return
+    if os.environ.get("INFRATESTS_SEED", "1") == "0":
         return
     user = TransferUser(environment)
     user.client.post("/accounts/seed", json={"accounts": _ACCOUNTS, "balance": _BALANCE})

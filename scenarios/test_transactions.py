@@ -8,6 +8,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -16,6 +17,7 @@ import pytest
 from infratests.checks import bank, counter, sets
 from infratests.checks.history import History, Op, OpType, Recorder
 from infratests.checks.result import CheckResult, Violation, assert_holds, make_result
+from infratests.load import LoadSpec, LocustRun
 from infratests.load.workloads import BankSpec, BankWorkload
 from infratests.load.workloads.sets import LEDGER, ORDERS, pg_add_once, pg_set_read, pg_set_tables, pg_torn_pairs
 from infratests.stack.postgres import dsn as make_dsn
@@ -189,16 +191,21 @@ def bank_stack(request: pytest.FixtureRequest, stack_factory: StackFactory) -> I
 @pytest.mark.chaos
 @pytest.mark.destructive
 @pytest.mark.slow
-def test_bank_invariant_holds_under_faults(bank_stack: Stack) -> None:
-    """C-TX-3: concurrent transfers through latency, resets, a PgBouncer restart and a Postgres
-    restart: every snapshot read sums to the seeded total with no negative balance, at READ
-    COMMITTED with row locks and at SERIALIZABLE with retries."""
+def test_bank_invariant_holds_under_faults(bank_stack: Stack, tmp_path: Path) -> None:
+    """C-TX-3: concurrent transfers (recorded workers, plus Locust transfer users as background
+    load) through latency, resets, a PgBouncer restart and a Postgres restart: every snapshot read
+    sums to the seeded total with no negative balance, at READ COMMITTED with row locks and at
+    SERIALIZABLE with retries."""
     spec = BankSpec(accounts=5, balance=100, workers=6, max_amount=40)
     recorder = Recorder()
     workload = BankWorkload(bank_stack.url, recorder, spec, ca_file=bank_stack.tls.ca, seed=3)
     workload.seed()
     faults = bank_stack.faults
-    with workload:
+    background = LocustRun(LoadSpec("bank_transfers", bank_stack.url, users=4, duration_s=300, rate_per_user=10,
+                                    ca_file=bank_stack.tls.ca,
+                                    env={"INFRATESTS_ACCOUNTS": str(spec.accounts), "INFRATESTS_SEED": "0"}),
+                           tmp_path / "locust")
+    with workload, background:
         _wait_for(recorder, "transfer", OpType.OK, 20)
         with faults.latency("postgres", ms=30, jitter=20), faults.latency("pgbouncer", ms=20):
             _wait_for(recorder, "transfer", OpType.OK, 20)
@@ -208,6 +215,7 @@ def test_bank_invariant_holds_under_faults(bank_stack: Stack) -> None:
             bank_stack[name].restart()
             _wait_for(recorder, "transfer", OpType.OK, 20, timeout=30.0)
     _final_read(workload)
+    assert background.result.requests > 0, "C-TX-3: the Locust background load made no requests"
     assert_holds(bank.check(recorder.history(), total=spec.total, accounts=spec.names, claim="C-TX-3"))
 
 
