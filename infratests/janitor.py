@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MARKER", "Session", "open_session", "claim", "reap_leftovers", "session_processes", "runtime_root"]
+__all__ = ["MARKER", "Session", "open_session", "owned_directory", "reap_leftovers", "session_processes",
+           "runtime_root"]
 
 MARKER = "INFRATESTS_SESSION"
 
@@ -60,17 +61,23 @@ def open_session() -> Session:
     """Reap dead sessions' leftovers, then start a new session owned by this process."""
     reap_leftovers()
     session_id = uuid.uuid4().hex[:10]
-    directory = runtime_root() / session_id
-    directory.mkdir(parents=True, mode=0o755)
-    os.chmod(runtime_root(), 0o755)
-    claim(directory)
-    return Session(session_id, directory)
+    return Session(session_id, owned_directory(runtime_root() / session_id))
 
 
-def claim(directory: Path) -> None:
-    """Make this process the owner of ``directory``: once it dies, the janitor reaps the directory,
-    and any session nested in it (a test's private runtime root, say)."""
-    (directory / "owner").write_text(f"{os.getpid()} {_start_ticks(os.getpid())}\n")
+def owned_directory(path: Path) -> Path:
+    """Create ``path`` owned by this process: once it dies, the janitor reaps the directory and any
+    session nested in it (a test's private runtime root, say).
+
+    The directory appears with its owner file already in it (made under a dot-name, then renamed),
+    so a janitor running at the same moment never takes it for an abandoned one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o755)
+    staging = path.with_name(f".{path.name}")
+    staging.mkdir(mode=0o755)
+    (staging / "owner").write_text(f"{os.getpid()} {_start_ticks(os.getpid())}\n")
+    staging.rename(path)
+    return path
 
 
 def reap_leftovers(include_live: bool = False) -> list[str]:
@@ -82,8 +89,8 @@ def reap_leftovers(include_live: bool = False) -> list[str]:
     root = runtime_root()
     reaped = []
     for directory in sorted(root.glob("*")) if root.is_dir() else []:
-        if not directory.is_dir():
-            continue
+        if not directory.is_dir() or directory.name.startswith("."):
+            continue  # a directory being created (see owned_directory)
         if _owner_alive(directory):
             if not include_live:
                 continue

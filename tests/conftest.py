@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infratests.janitor import claim, reap_leftovers, runtime_root
+from infratests.janitor import owned_directory, reap_leftovers, runtime_root
 
 
 @pytest.fixture
@@ -18,9 +18,7 @@ def private_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     It sits inside the ordinary runtime root and is owned by this process, so if this pytest is
     killed mid-test, the next run's janitor reaps whatever the test left in it.
     """
-    root = runtime_root() / f"t-{uuid.uuid4().hex[:6]}"
-    root.mkdir(parents=True)
-    claim(root)
+    root = owned_directory(runtime_root() / f"t-{uuid.uuid4().hex[:6]}")
     monkeypatch.setenv("INFRATESTS_RUNDIR", str(root))
     yield root
     reap_leftovers(include_live=True)

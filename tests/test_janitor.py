@@ -92,3 +92,12 @@ def test_sessions_nested_in_a_dead_owners_directory_are_reaped(private_root: Pat
     assert reap_leftovers() == ["t-dead"]
     assert sleeper.wait(5) == -signal.SIGKILL
     assert not outer.exists()
+
+
+def test_a_directory_being_created_is_never_reaped(private_root: Path) -> None:
+    """open_session's directory appears with its owner file; until then it has a dot-name the janitor skips."""
+    staging = private_root / ".0123456789"
+    staging.mkdir()
+    assert reap_leftovers() == []
+    assert staging.exists()
+    staging.rmdir()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -104,13 +104,19 @@ class Stack:
             return self._listen[server]
         return self[server].endpoint
 
-    def start(self) -> Self:
-        """Start every service, in dependency waves, each wave concurrently; record ready times."""
+    def start(self, only: Collection[str] | None = None) -> Self:
+        """Start every service (or ``only`` those), in dependency waves, each wave concurrently;
+        record ready times. A subset serves tests that bring their own app processes."""
+        unknown = set(only or ()) - set(self.services)
+        if unknown:
+            raise InfratestsError(f"no service {sorted(unknown)}; the stack has {', '.join(self.services)}",
+                                  sorted(unknown))
         self._refuse_busy_ports()
         began = time.monotonic()
         apps = set(app.replica_names(self.profile))
-        first = [s for s in self.services.values() if s.name not in apps]
-        second = [s for s in self.services.values() if s.name in apps]
+        chosen = [s for s in self.services.values() if only is None or s.name in only]
+        first = [s for s in chosen if s.name not in apps]
+        second = [s for s in chosen if s.name in apps]
         for wave in (first, second):
             self._run_wave(wave, lambda s: self._start_one(s, began))
         self.ready_times["total"] = round(time.monotonic() - began, 3)

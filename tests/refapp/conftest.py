@@ -1,35 +1,30 @@
-"""Minimal real backends for the refapp tests: Postgres 15 + PgBouncer (transaction mode), Redis nodes.
-
-Postgres and PgBouncer refuse root, so they run as the ``postgres`` OS user with
-data and sockets under a short /tmp dir. The lead's stack fixtures may replace these.
-"""
+"""Real backends for the refapp tests: the stack's own Postgres 15, PgBouncer (transaction
+pooling), Redis nodes and dependency (no proxies, no nginx), and app processes started per test."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+from infratests.config import load_profile
+from infratests.janitor import Session
+from infratests.stack import redis
+from infratests.stack.local import LocalProcess, unprivileged_user
+from infratests.stack.ports import free_port
+from infratests.stack.topology import Stack
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait(probe: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
@@ -55,53 +50,43 @@ def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10
             proc.wait(5)
 
 
-def _tcp_open(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
+BACKENDS = ("postgres", "pgbouncer", "redis-cache", "redis-1", "redis-2", "redis-3", "dependency")
 
 
 @pytest.fixture(scope="session")
-def tmp_short() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="rfa-", dir="/tmp"))
-    shutil.chown(path, "postgres", "postgres")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+def backends(infratests_session: Session) -> Iterator[Stack]:
+    """The stack's own Postgres, PgBouncer, Redis nodes and dependency, started without proxies,
+    app replicas or nginx: these tests run their own app processes against them."""
+    private = Session(infratests_session.id, infratests_session.dir / "refapp")
+    private.dir.mkdir(parents=True)
+    stack = Stack(load_profile(None, {"faults.proxy": "false", "redis.appendonly": "false"}), private)
+    try:
+        yield stack.start(only=BACKENDS)
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def tmp_short(backends: Stack) -> Path:
+    """A short directory for the tests' own logs (inside the session: the janitor removes it)."""
+    return backends.session.service_dir("refapp-tests")
 
 
 @contextlib.contextmanager
-def redis_server(workdir: Path, port: int | None = None) -> Iterator[tuple[int, subprocess.Popen]]:
-    """One throwaway Redis on 127.0.0.1:``port`` (default: a free one), no persistence."""
+def redis_node(session: Session, port: int | None = None) -> Iterator[tuple[int, LocalProcess]]:
+    """One throwaway Redis (the stack's own service module) on ``port`` (default: a free one)."""
+    profile = load_profile(None, {"redis.appendonly": "false"})
     port = port or free_port()
-    log = workdir / f"redis-{port}.log"
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        _wait(lambda: _tcp_open(port), 10, "redis", log)
-        yield port, proc
-    finally:
-        _stop(proc)
+    name = f"redis-t{port}"
+    spec = redis.redis_spec(profile, name, port, session.service_dir(name))
+    with LocalProcess(spec, session, unprivileged_user(profile.run_as), 20) as node:
+        yield port, node
 
 
 @pytest.fixture(scope="session")
-def spawn_redis(tmp_short: Path) -> Callable[[], contextlib.AbstractContextManager]:
-    """Factory: ``with spawn_redis(port=None) as (port, proc):`` a fresh Redis node a test may stop."""
-    return lambda port=None: redis_server(tmp_short, port)
+def spawn_redis(backends: Stack) -> Callable[..., contextlib.AbstractContextManager]:
+    """Factory: ``with spawn_redis(port=None) as (port, node):`` a fresh Redis node a test may stop."""
+    return lambda port=None: redis_node(backends.session, port)
 
 
 @pytest.fixture(scope="session")
@@ -111,109 +96,22 @@ def unused_port() -> Callable[[], int]:
 
 
 @pytest.fixture(scope="session")
-def local_redis(tmp_short: Path) -> Iterator[list[int]]:
+def local_redis(backends: Stack) -> list[int]:
     """Four Redis ports: [cache, lock1, lock2, lock3]."""
-    with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(redis_server(tmp_short))[0] for _ in range(4)]
-
-
-def _as_postgres(cmd: list[str], log: Path, **kw) -> subprocess.Popen:
-    return subprocess.Popen(
-        cmd,
-        user="postgres",
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        cwd="/tmp",
-        **kw,
-    )
+    return [backends[name].endpoint.port for name in ("redis-cache", "redis-1", "redis-2", "redis-3")]
 
 
 @pytest.fixture(scope="session")
-def local_pg(tmp_short: Path) -> Iterator[dict[str, int]]:
-    """Postgres 15 and PgBouncer (pool_mode=transaction) in front: {"pg": port, "bouncer": port}."""
-    data, log = tmp_short / "pg", tmp_short / "pg.log"
-    subprocess.run(
-        [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
-        user="postgres",
-        check=True,
-        capture_output=True,
-        cwd="/tmp",
-    )
-    pg_port, bouncer_port = free_port(), free_port()
-    pg = _as_postgres(
-        [
-            str(PG_BIN / "postgres"),
-            "-D",
-            str(data),
-            "-k",
-            str(tmp_short),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(pg_port),
-            "-c",
-            "fsync=off",
-            "-c",
-            "max_connections=100",
-        ],
-        log,
-    )
-    bouncer = None
-    try:
-        _wait(lambda: _pg_ready(pg_port), 20, "postgres", log)
-        bouncer = _start_bouncer(tmp_short, pg_port, bouncer_port)
-        _wait(lambda: _pg_ready(bouncer_port), 20, "pgbouncer", tmp_short / "bouncer.log")
-        yield {"pg": pg_port, "bouncer": bouncer_port}
-    finally:
-        if bouncer is not None:
-            _stop(bouncer)
-        _stop(pg, signal.SIGINT)
-
-
-def _pg_ready(port: int) -> bool:
-    import psycopg
-
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=1) as conn:
-        conn.execute("select 1")
-    return True
-
-
-def _start_bouncer(workdir: Path, pg_port: int, port: int) -> subprocess.Popen:
-    ini = workdir / "pgbouncer.ini"
-    ini.write_text(
-        f"[databases]\npostgres = host=127.0.0.1 port={pg_port} dbname=postgres\n"
-        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-        "auth_type = trust\nauth_file = {auth}\npool_mode = transaction\ndefault_pool_size = 10\n"
-        "max_client_conn = 200\nignore_startup_parameters = extra_float_digits,options\n".replace(
-            "{auth}", str(workdir / "users.txt")
-        )
-    )
-    (workdir / "users.txt").write_text('"postgres" ""\n')
-    for path in (ini, workdir / "users.txt"):
-        shutil.chown(path, "postgres", "postgres")
-    return _as_postgres(["pgbouncer", str(ini)], workdir / "bouncer.log")
+def local_pg(backends: Stack) -> dict[str, Any]:
+    """Postgres and PgBouncer (transaction pooling) in front: ports, the app's DSN, the superuser's."""
+    return {"pg": backends["postgres"].endpoint.port, "bouncer": backends["pgbouncer"].endpoint.port,
+            "dsn": backends["pgbouncer"].endpoint.url, "admin_dsn": backends.admin_dsn}
 
 
 @pytest.fixture(scope="session")
-def local_dependency(tmp_short: Path) -> Iterator[str]:
-    """The dependency service as a real subprocess; yields its base URL."""
-    port = free_port()
-    log = tmp_short / "dependency.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "infratests.refapp.dependency"],
-        cwd=ROOT,
-        env={**os.environ, "HOST": "127.0.0.1", "PORT": str(port)},
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(lambda: httpx.get(url + "/health").status_code == 200, 20, "dependency", log)
-        yield url
-    finally:
-        _stop(proc)
+def local_dependency(backends: Stack) -> str:
+    """The dependency service's base URL."""
+    return backends["dependency"].endpoint.url
 
 
 @dataclass
@@ -246,12 +144,12 @@ class RunningApp:
 
 
 @pytest.fixture(scope="session")
-def app_env(local_pg: dict[str, int], local_redis: list[int], local_dependency: str) -> dict[str, str]:
+def app_env(local_pg: dict[str, Any], local_redis: list[int], local_dependency: str) -> dict[str, str]:
     cache, *locks = local_redis
     return {
         "HOST": "127.0.0.1",
         "INSTANCE": "app-t",
-        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{local_pg['bouncer']}/postgres",
+        "DATABASE_URL": local_pg["dsn"],
         "REDIS_URL": f"redis://127.0.0.1:{cache}/0",
         "REDIS_LOCK_URLS": ",".join(f"redis://127.0.0.1:{p}/0" for p in locks),
         "DEPENDENCY_URL": local_dependency,

@@ -43,12 +43,10 @@ def test_redlock_mutual_exclusion_owner_release_and_quorum(three_nodes):  # C-LO
             await b.acquire("res")
         await a.release(lease)
         lease_b = await b.acquire("res")
-        procs[0].terminate()
-        procs[0].wait(5)
+        procs[0].terminate(5)
         await b.release(lease_b)
         await a.release(await a.acquire("res"))  # one node down: the majority still works
-        procs[1].terminate()
-        procs[1].wait(5)
+        procs[1].terminate(5)
         with pytest.raises(LockUnavailable):
             await a.acquire("res")  # two of three down: never granted
 

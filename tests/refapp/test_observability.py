@@ -70,7 +70,7 @@ def test_unhandled_error_reaches_the_tracker_with_request_id(start_app, sentry_s
 
 
 def test_killed_connections_are_replaced_without_failures(start_app, local_pg):  # C-POOL-5
-    direct = f"postgresql://postgres@127.0.0.1:{local_pg['pg']}/postgres"
+    direct = local_pg["admin_dsn"]
     with start_app(DATABASE_URL=direct, INSTANCE="app-stale", REFAPP_POOL_MIN="4") as app:
         assert httpx.get(app.url + "/db/sleep?s=0").status_code == 200
         with psycopg.connect(direct, autocommit=True) as admin:
