@@ -56,11 +56,17 @@ def test_latency_on_postgres_link_shows_through_nginx(stack: Stack, https: httpx
 @pytest.mark.gate
 @pytest.mark.chaos
 def test_pgbouncer_down_fails_db_requests_then_recovers(stack: Stack, https: httpx.Client, faults) -> None:
-    """With app->PgBouncer down, a DB request fails (not hangs) while /health stays 200; heal and it works."""
+    """With app->PgBouncer down, a DB request fails (not hangs) while /health stays 200; heal and it works.
+
+    Failing takes up to one acquire timeout (5 s) per replica: nginx retries a GET's 503 on the next.
+    """
     https.post("/accounts/seed", json={"accounts": 2, "balance": 10}).raise_for_status()
+    bound_s = 5.0 * stack.profile.app.replicas + 5.0
     with faults.down("pgbouncer"):
-        failed = https.get("/accounts")
+        started = time.monotonic()
+        failed = https.get("/accounts", timeout=bound_s + 10)
         assert failed.status_code >= 500
+        assert time.monotonic() - started < bound_s, "a DB request hung instead of failing"
         assert https.get("/health").status_code == 200
     deadline = time.monotonic() + 30
     while not _answers_200(https, "/accounts"):
