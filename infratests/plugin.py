@@ -186,12 +186,9 @@ def app_replicas(stack: Stack) -> list[Service]:
 @pytest.fixture
 def https(stack: Stack) -> Iterator[Any]:
     """An httpx client for the stack's public HTTPS URL (HTTP/2, verified against the session CA)."""
-    import ssl
+    from infratests.load.workloads.requests import client_for
 
-    import httpx
-
-    context = ssl.create_default_context(cafile=str(stack.tls.ca))
-    with httpx.Client(base_url=stack.url, verify=context, http2=True, timeout=10.0) as client:
+    with client_for(stack.url, stack.tls.ca, timeout_s=10.0, http2=True) as client:
         yield client
 
 

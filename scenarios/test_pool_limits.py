@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from infratests.config import Profile
+from infratests.load.workloads.requests import client_for
 from infratests.stack.topology import Stack
 
 StackFactory = Callable[..., AbstractContextManager[Stack]]
@@ -89,11 +90,8 @@ def test_connection_budget_fits_statically_and_under_load(stack: Stack) -> None:
 
 
 def _get(base_url: str, stack: Stack, path: str, timeout: float = 20.0) -> int:
-    import ssl
-
-    verify = ssl.create_default_context(cafile=str(stack.tls.ca)) if base_url.startswith("https") else False
     try:
-        with httpx.Client(base_url=base_url, verify=verify, timeout=timeout) as client:
+        with client_for(base_url, stack.tls.ca, timeout) as client:
             return client.get(path).status_code
     except httpx.HTTPError:
         return 0

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from infratests.config import Profile
 from infratests.janitor import Session
+from infratests.load.workloads.requests import client_for
 from infratests.stack.docker.backend import DockerService
 from infratests.stack.docker.reaper import SESSION_LABEL
 from infratests.stack.topology import Stack
@@ -41,8 +40,7 @@ def test_every_service_runs_in_a_labelled_container(docker_api: Any, docker_stac
 
 
 def test_a_request_goes_through_nginx_app_pgbouncer_postgres_and_redis(docker_stack: Stack) -> None:
-    context = ssl.create_default_context(cafile=str(docker_stack.tls.ca))
-    with httpx.Client(base_url=docker_stack.url, verify=context, http2=True, timeout=10) as client:
+    with client_for(docker_stack.url, docker_stack.tls.ca, 10, http2=True) as client:
         assert client.get("/health").status_code == 200
         assert client.get("/db/sleep", params={"s": 0}).json() == {"slept_s": 0}
         assert client.put("/cache/k", content=b"v").status_code == 200

@@ -6,13 +6,13 @@ checks the README carries it, so the table cannot drift from the meta-tests.
 
 from __future__ import annotations
 
-from tests.mutants import test_coordination, test_data_tier, test_edge
+from tests.mutants import coordination_mutants, data_tier_mutants, edge_mutants
 from tests.mutants.mutant import Mutant
 
 FAMILIES: dict[str, tuple[Mutant, ...]] = {
-    "data tier (C-TX, C-POOL, C-BK)": test_data_tier.MUTANTS,
-    "coordination (C-LOCK, C-CB, C-HL, C-RD, C-OBS)": test_coordination.MUTANTS,
-    "edge (C-GS, C-NGX)": test_edge.MUTANTS,
+    "data tier (C-TX, C-POOL, C-BK)": data_tier_mutants.MUTANTS,
+    "coordination (C-LOCK, C-CB, C-HL, C-RD, C-OBS)": coordination_mutants.MUTANTS,
+    "edge (C-GS, C-NGX)": edge_mutants.MUTANTS,
 }
 
 

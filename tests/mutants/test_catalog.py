@@ -1,9 +1,18 @@
-"""The mutation score table in the README is the catalog the meta-tests run."""
+"""Every mutant is caught by its scenario, and the README's mutation table is this catalog."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.mutants.catalog import all_mutants, markdown_table
-from tests.mutants.mutant import ROOT
+from tests.mutants.mutant import ROOT, Mutant, assert_caught
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutant", all_mutants(), ids=str)
+def test_scenario_catches_mutant(mutant: Mutant) -> None:
+    """The scenario fails on the broken variant, naming the mutant's claim."""
+    assert_caught(mutant)
 
 
 def test_readme_carries_the_mutation_table() -> None:

@@ -9,15 +9,15 @@ nothing: it answered that the transfer was refused) and ``info`` otherwise
 from __future__ import annotations
 
 import random
-import ssl
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import httpx
 
 from infratests.checks.history import OpType, Recorder
+from infratests.load.workloads.requests import client_for
 from infratests.load.workloads.threads import Threads
 
 __all__ = ["BankSpec", "BankWorkload", "DEFINITE_REFUSALS"]
@@ -53,14 +53,14 @@ class BankWorkload:
     def __init__(self, base_url: str, recorder: Recorder, spec: BankSpec = BankSpec(),
                  ca_file: Path | None = None, seed: int = 0) -> None:
         self.base_url, self.recorder, self.spec = base_url, recorder, spec
-        self._verify: Any = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        self._ca_file = ca_file
         self._threads = Threads()
         self._stop = self._threads.stopping
         self._random = random.Random(seed)
         self.transfers = 0
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, verify=self._verify, timeout=self.spec.timeout_s)
+        return client_for(self.base_url, self._ca_file, self.spec.timeout_s)
 
     def seed(self) -> None:
         """Reset the bank to ``accounts`` x ``balance`` (not recorded: it is the setup)."""

@@ -9,9 +9,7 @@ and asserts the scenario fails naming the claim.
 
 from __future__ import annotations
 
-import pytest
-
-from tests.mutants.mutant import Mutant, assert_caught
+from tests.mutants.mutant import Mutant
 
 TX = "scenarios/test_transactions.py::"
 POOL = "scenarios/test_pool_limits.py::"
@@ -64,8 +62,3 @@ MUTANTS = (
            {"redis.appendonly": "false"}, "appendonly no, no snapshots: kill -9 loses every write"),
 )
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("mutant", MUTANTS, ids=str)
-def test_scenario_catches_mutant(mutant: Mutant) -> None:
-    assert_caught(mutant)
