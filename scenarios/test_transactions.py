@@ -53,13 +53,17 @@ def test_transfer_commits_both_rows_or_neither(https: httpx.Client) -> None:
         f"the balances from {committed} to {after}: its debit was not rolled back")
 
 
-def _wait_for(recorder: Recorder, f: str, kind: OpType, more: int, timeout: float = 15.0) -> None:
-    """Until ``more`` further ``kind`` completions of ``f`` are recorded."""
+def _wait_for(recorder: Recorder, f: str, kind: OpType, more: int, timeout: float = 45.0) -> None:
+    """Until ``more`` further ``kind`` completions of ``f`` are recorded.
+
+    A progress gate, not the claim: the timeout is wide because SERIALIZABLE transfers on five hot
+    accounts retry a lot, and a busy 2-core CI worker slows them further (20 took 6 s idle)."""
     def count() -> int:
         return sum(1 for op in recorder.history() if op.f == f and op.type is kind)
     target, deadline = count() + more, time.monotonic() + timeout
     while count() < target:
-        assert time.monotonic() < deadline, f"fewer than {more} more {kind.value} {f!r} in {timeout} s"
+        assert time.monotonic() < deadline, (
+            f"no progress: fewer than {more} more {kind.value} {f!r} in {timeout} s")
         time.sleep(0.02)
 
 
@@ -121,7 +125,7 @@ def test_cut_connections_never_fake_a_commit(stack: Stack, faults, record_proper
         for cut in cuts:
             with cut():
                 _wait_for(recorder, "transfer", OpType.INFO, 3)
-            _wait_for(recorder, "transfer", OpType.OK, 3, timeout=30.0)  # recovery speed is not the claim
+            _wait_for(recorder, "transfer", OpType.OK, 3)  # recovery speed is not the claim
     _final_read(workload)
     adds = Recorder()
     with _set_tables(stack) as direct:
@@ -213,7 +217,7 @@ def test_bank_invariant_holds_under_faults(bank_stack: Stack, tmp_path: Path) ->
             _wait_for(recorder, "transfer", OpType.INFO, 3)
         for name in ("pgbouncer", "postgres"):
             bank_stack[name].restart()
-            _wait_for(recorder, "transfer", OpType.OK, 20, timeout=30.0)
+            _wait_for(recorder, "transfer", OpType.OK, 20)
     _final_read(workload)
     assert background.result.requests > 0, "C-TX-3: the Locust background load made no requests"
     assert_holds(bank.check(recorder.history(), total=spec.total, accounts=spec.names, claim="C-TX-3"))
