@@ -118,9 +118,12 @@ class BinariesConfig:
 class DockerConfig:
     """The container backend: ``images`` is ``official`` (registry images), ``local`` (built by
     ``infratests images build``) or ``auto`` (local when built, else official); ``image``
-    overrides one kind's image, e.g. ``image.postgres = "postgres:15.6-bookworm"``."""
+    overrides one kind's image, e.g. ``image.postgres = "postgres:15.6-bookworm"``. ``network`` is
+    ``bridge`` (a pod per stack, ports published on 127.0.0.1), ``host`` (the host's network) or
+    ``auto`` (bridge when the daemon can create a bridge network, else host)."""
 
     images: str = "auto"
+    network: str = "auto"
     image: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -166,6 +169,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "pgbouncer.pool_mode": ("session", "transaction", "statement"),
     "redis.appendfsync": ("always", "everysec", "no"),
     "docker.images": ("auto", "local", "official"),
+    "docker.network": ("auto", "bridge", "host"),
     "backup.format": ("custom", "plain-gzip"),
     "redis.maxmemory_policy": (
         "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",

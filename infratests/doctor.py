@@ -47,7 +47,7 @@ def diagnose(profile: Profile) -> Iterator[Check]:
     for module in ("psycopg", "psycopg_pool", "redis", "httpx", "toxiproxy", "locust", "testcontainers"):
         importable = importlib.util.find_spec(module) is not None
         yield Check(f"python: {module}", importable, "importable" if importable else "pip install -e . (see README)")
-    yield _docker_check()
+    yield _docker_check(profile)
 
 
 def _postgres_bindir(profile: Profile) -> str:
@@ -82,12 +82,23 @@ def _runtime_check() -> Check:
     return Check("runtime dir", ok, str(root) if ok else f"{parent} is not writable: set INFRATESTS_RUNDIR")
 
 
-def _docker_check() -> Check:
-    if not shutil.which("docker"):
-        return Check("docker", False, f"no docker CLI (container backend only): {_APT} docker.io", False)
-    done = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
-                          capture_output=True, text=True, timeout=15)
-    if done.returncode != 0:
-        return Check("docker", False, "daemon not answering (container backend only): start it with "
-                     "`dockerd --bridge=none --iptables=false &` where no registry/bridge exists", False)
-    return Check("docker", True, f"daemon {done.stdout.strip()}", False)
+def _docker_check(profile: Profile) -> Check:
+    if importlib.util.find_spec("docker") is None:
+        return Check("docker", False, "no Docker SDK (container backend only): pip install -e .", False)
+    from infratests.stack.docker.choose import docker_client, image_plan
+    from infratests.stack.docker.images import missing_images
+    from infratests.stack.docker.network import choose_network
+
+    client, why = docker_client()
+    if client is None:
+        return Check("docker", False, f"{why} (container backend only): run scripts/docker-setup, or "
+                     "`dockerd --bridge=none --iptables=false &` where no registry exists", False)
+    try:
+        plan = image_plan(profile, client)
+        mode, how = choose_network(profile.docker.network)
+    except InfratestsError as error:
+        return Check("docker", False, f"{why}; {error}", False)
+    absent = missing_images(client, plan.images)
+    images = (f"images missing: {', '.join(absent)} (run `infratests images build`)" if absent
+              else f"{plan.source} images present")
+    return Check("docker", not absent, f"{why}; {images}; network {mode}: {how}", False)

@@ -29,8 +29,10 @@ def scratch_postgres(stack: Stack) -> Iterator[Service]:
     profile = stack.profile
     name = f"postgres-restore-{os.getpid()}-{next(_numbers)}"
     user = unprivileged_user(profile.run_as)
-    spec = postgres_spec(profile, free_port(), user, stack.session.service_dir(name), name=name)
-    with _running(stack, spec, user) as service:
+    placement = backends.resolve(stack.backend, profile, stack.session)
+    spec = postgres_spec(profile, free_port(), user, stack.session.service_dir(name), name=name,
+                         bind=placement.bind)
+    with _running(stack, placement, spec, user) as service:
         yield service
 
 
@@ -38,16 +40,21 @@ def scratch_postgres(stack: Stack) -> Iterator[Service]:
 def scratch_redis(stack: Stack) -> Iterator[Service]:
     """A new Redis node with ``stack``'s profile (appendonly, appendfsync); stopped on exit."""
     name = f"redis-scratch-{os.getpid()}-{next(_numbers)}"
-    spec = redis_spec(stack.profile, name, free_port(), stack.session.service_dir(name))
-    with _running(stack, spec, unprivileged_user(stack.profile.run_as)) as service:
+    placement = backends.resolve(stack.backend, stack.profile, stack.session)
+    spec = redis_spec(stack.profile, name, free_port(), stack.session.service_dir(name), bind=placement.bind)
+    with _running(stack, placement, spec, unprivileged_user(stack.profile.run_as)) as service:
         yield service
 
 
 @contextmanager
-def _running(stack: Stack, spec: ServiceSpec, user: str | None) -> Iterator[Service]:
-    service = backends.backend(stack.backend)(spec, stack.session, user, stack.profile.startup_timeout_s)
+def _running(stack: Stack, placement: backends.Placement, spec: ServiceSpec,
+             user: str | None) -> Iterator[Service]:
+    """``spec`` on the stack's backend, in a network of its own (a pod publishes only its port)."""
+    service = placement.run(spec, stack.session, user, stack.profile.startup_timeout_s)
     try:
+        placement.network.up([spec.endpoint.port])
         service.start()
         yield service
     finally:
         service.stop(graceful=False)
+        placement.network.down()

@@ -2,7 +2,7 @@
 
 Rule (documented in docs/app-contract.md): a request is *internal* when it carries
 the right ``X-Health-Secret`` header, or when its TCP peer is a loopback address
-and it carries none of the proxy headers ``X-Forwarded-For``, ``X-Real-IP``,
+(or one of ``INTERNAL_PEERS``) and it carries none of the proxy headers ``X-Forwarded-For``, ``X-Real-IP``,
 ``X-External`` (nginx always sets ``X-Real-IP``, so everything that came through
 the proxy is external). Only internal callers see details and escape the rate limit.
 """
@@ -26,17 +26,22 @@ __all__ = ["RateLimiter", "TokenBucket", "client_key", "health_routes", "is_inte
 _PROXY_HEADERS = ("x-forwarded-for", "x-real-ip", "x-external")
 
 
-def is_internal(peer: str | None, headers: Any, secret: str) -> bool:
-    """True for a correct shared secret, or a direct loopback peer without proxy headers."""
+def is_internal(peer: str | None, headers: Any, secret: str,
+                internal_peers: tuple[str, ...] = ()) -> bool:
+    """True for a correct shared secret, or a direct loopback (or ``internal_peers``) peer without
+    proxy headers."""
     given = headers.get("x-health-secret")
     if secret and given is not None and hmac.compare_digest(given.encode(), secret.encode()):
         return True
     if any(headers.get(name) is not None for name in _PROXY_HEADERS):
         return False
     try:
-        return peer is not None and ipaddress.ip_address(peer).is_loopback
+        address = ipaddress.ip_address(peer) if peer is not None else None
     except ValueError:
         return False
+    if address is None:
+        return False
+    return address.is_loopback or any(address in ipaddress.ip_network(net) for net in internal_peers)
 
 
 def client_key(peer: str | None, headers: Any) -> str:
@@ -94,7 +99,7 @@ def _guard(request: Request) -> JSONResponse | None:
     """429 for external callers over the limit; internal callers are never limited (C-HL-4)."""
     state = request.app.state.refapp
     peer = request.client.host if request.client else None
-    if is_internal(peer, request.headers, state.settings.health_secret):
+    if is_internal(peer, request.headers, state.settings.health_secret, state.settings.internal_peers):
         return None
     if state.health_limiter.allow(client_key(peer, request.headers)):
         return None
@@ -136,7 +141,7 @@ async def detailed(request: Request) -> JSONResponse:
         return limited
     state = request.app.state.refapp
     peer = request.client.host if request.client else None
-    internal = is_internal(peer, request.headers, state.settings.health_secret)
+    internal = is_internal(peer, request.headers, state.settings.health_secret, state.settings.internal_peers)
     if not internal and not state.settings.leak_health_details:
         return _brief()
     deps = await check_dependencies(state)

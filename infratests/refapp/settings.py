@@ -7,6 +7,7 @@ behaviour; each mutant knob switches exactly one behaviour off (docs/app-contrac
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ class Settings:
     redis_lock_urls: tuple[str, ...] = _env("REDIS_LOCK_URLS", (), "list")
     dependency_url: str = _env("DEPENDENCY_URL", "")
     health_secret: str = field(default="", repr=False, metadata={"env": "HEALTH_SECRET", "parse": ""})
+    internal_peers: tuple[str, ...] = _env("INTERNAL_PEERS", (), "networks")
     sentry_dsn: str = field(default="", repr=False, metadata={"env": "SENTRY_DSN", "parse": ""})
     cache_prefix: str = _env("CACHE_PREFIX", "refapp:")
     app_version: str = _env("APP_VERSION", "0.0.0")
@@ -150,10 +152,18 @@ def _list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, each checked."""
+    for net in _list(raw):
+        ipaddress.ip_network(net)  # ValueError names the bad one
+    return _list(raw)
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "": str,
     "port": _port,
     "list": _list,
+    "networks": _networks,
     "bool": _parse_bool,
     "count": lambda raw: _nonneg(_parse_int(raw)),
     "positive": lambda raw: _positive(_parse_int(raw)),

@@ -29,10 +29,11 @@ def replica_names(profile: Profile) -> list[str]:
 
 
 def app_spec(profile: Profile, name: str, port: int, links: Mapping[str, str],
-             workdir: Path) -> ServiceSpec:
-    """One replica; ``links`` holds the contract's URL variables, already wired through proxies."""
+             workdir: Path, bind: str = LOOPBACK) -> ServiceSpec:
+    """One replica on ``bind``:``port``; ``links`` holds the contract's URL variables, already wired
+    through proxies."""
     env = {
-        "HOST": LOOPBACK, "PORT": str(port), "INSTANCE": name,
+        "HOST": bind, "PORT": str(port), "INSTANCE": name,
         "REFAPP_POOL_MAX": str(profile.app.pool_max), "REFAPP_POOL_MIN": str(profile.app.pool_min),
         **links, **profile.app.env,
     }
@@ -45,12 +46,12 @@ def app_spec(profile: Profile, name: str, port: int, links: Mapping[str, str],
     )
 
 
-def dependency_spec(port: int, workdir: Path, name: str = "dependency") -> ServiceSpec:
+def dependency_spec(port: int, workdir: Path, name: str = "dependency", bind: str = LOOPBACK) -> ServiceSpec:
     """The external HTTP dependency the breaker guards (``GET /quote``)."""
     base = f"http://{LOOPBACK}:{port}"
     return ServiceSpec(
         name=name, kind="dependency",
         argv=(sys.executable, "-m", "infratests.refapp.dependency"),
-        endpoint=Endpoint(LOOPBACK, port, base), env={"HOST": LOOPBACK, "PORT": str(port)},
+        endpoint=Endpoint(LOOPBACK, port, base), env={"HOST": bind, "PORT": str(port)},
         probe=http_probe(base + "/health"), stop_signal=signal.SIGTERM, privileged_ok=True,
     )

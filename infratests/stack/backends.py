@@ -1,60 +1,85 @@
 """Backends: what runs a service spec. ``local`` runs a child process, ``docker`` a container.
 
-A backend is a function ``(spec, session, user, startup_timeout) -> Service``;
-scenarios never see which one ran their services. ``auto`` picks ``docker``
-when a daemon answers and its images are present, else ``local``, and says why.
+:func:`resolve` gives a :class:`Placement` per stack (or per extra service):
+the backend callable ``(spec, session, user, startup_timeout) -> Service``, the
+address servers bind, and the network set up before the first service starts
+and removed after the last. Scenarios never see which one ran their services.
+``auto`` picks ``docker`` when a daemon answers and its images are present,
+else ``local``, and says why.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Protocol
 
 from infratests.config import Profile
 from infratests.errors import ConfigError
 from infratests.janitor import Session
 from infratests.stack.local import LocalProcess
+from infratests.stack.ports import LOOPBACK
 from infratests.stack.service import Service, ServiceSpec
 
-__all__ = ["BACKENDS", "CHOICES", "Backend", "backend", "resolve"]
+__all__ = ["CHOICES", "Backend", "Placement", "resolve"]
 
 Backend = Callable[[ServiceSpec, Session, str | None, float], Service]
-
-BACKENDS: dict[str, Backend] = {"local": LocalProcess}
 CHOICES = ("local", "docker", "auto")
 
 
-def backend(name: str) -> Backend:
-    """The backend called ``name`` (``docker``: as the last :func:`resolve` configured it).
+class Network(Protocol):
+    """Set up before a group of services starts, removed after it stopped."""
 
-    An unknown name is a usage error naming the choices.
-    """
-    if name in BACKENDS:
-        return BACKENDS[name]
-    if name in ("docker", "auto"):
-        from infratests.config import load_profile
+    @property
+    def is_up(self) -> bool: ...
 
-        return resolve(name, load_profile())[1]
-    raise ConfigError(f"backend {name!r}: choose one of {', '.join(CHOICES)}", "backend")
+    def internal_peers(self) -> tuple[str, ...]: ...
+
+    def up(self, ports: Collection[int]) -> None: ...
+
+    def down(self) -> None: ...
 
 
-def resolve(name: str, profile: Profile) -> tuple[str, Backend]:
-    """The backend for ``name`` (``auto`` resolved) configured for ``profile``; logs the choice."""
+class _NoNetwork:
+    is_up = False
+
+    def internal_peers(self) -> tuple[str, ...]:
+        return ()  # requests come from the host's own loopback
+
+    def up(self, ports: Collection[int]) -> None:
+        """Local processes share the host's network: nothing to make."""
+
+    def down(self) -> None:
+        """Nothing to remove."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one stack's services run: ``name`` is ``local`` or ``docker``."""
+
+    name: str
+    run: Backend
+    bind: str = LOOPBACK
+    network: Network = _NoNetwork()
+
+
+def resolve(name: str, profile: Profile, session: Session) -> Placement:
+    """A new placement for ``name`` (``auto`` resolved) configured for ``profile``; logs the choice."""
     if name not in CHOICES:
         raise ConfigError(f"backend {name!r}: choose one of {', '.join(CHOICES)}", "backend")
     if name == "local":
-        return name, BACKENDS["local"]
-    from infratests.stack.docker.choose import choose_backend, docker_backend
+        return Placement("local", LocalProcess)
+    from infratests.stack.docker.choose import choose_backend, docker_placement
 
     chosen, why = choose_backend(name, profile)
     if chosen == "local":
         _say(f"backend auto -> local: {why}")
-        return chosen, BACKENDS["local"]
-    run, how = docker_backend(profile)
+        return Placement("local", LocalProcess)
+    placement, how = docker_placement(profile, session)
     _say(f"backend {name} -> docker: {why}; {how}")
-    BACKENDS["docker"] = run
-    return "docker", run
+    return placement
 
 
 def _say(line: str) -> None:

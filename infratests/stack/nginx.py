@@ -27,11 +27,11 @@ def binary(profile: Profile) -> Path:
 
 
 def nginx_spec(profile: Profile, https_port: int, http_port: int, upstreams: Sequence[Endpoint],
-               tls: TlsFiles, workdir: Path, name: str = "nginx") -> ServiceSpec:
+               tls: TlsFiles, workdir: Path, name: str = "nginx", bind: str = LOOPBACK) -> ServiceSpec:
     config = profile.nginx
     (workdir / "tmp").mkdir(exist_ok=True)
     conf = render("nginx.conf.j2", config.template, {
-        "name": name, "host": LOOPBACK, "https_port": https_port, "http_port": http_port,
+        "name": name, "host": bind, "https_port": https_port, "http_port": http_port,
         "workdir": str(workdir), "upstreams": [upstream.address for upstream in upstreams],
         "tls_cert": str(tls.cert), "tls_key": str(tls.key), "keepalive": config.keepalive,
         "rate_auth_rps": config.rate_auth_rps, "rate_webhook_rps": config.rate_webhook_rps,

@@ -29,14 +29,14 @@ def admin_dsn(endpoint: Endpoint, profile: Profile) -> str:
 
 
 def pgbouncer_spec(profile: Profile, port: int, server: Endpoint, workdir: Path,
-                   name: str = "pgbouncer") -> ServiceSpec:
-    """PgBouncer on 127.0.0.1:``port`` routing every database to ``server``."""
+                   name: str = "pgbouncer", bind: str = LOOPBACK) -> ServiceSpec:
+    """PgBouncer on ``bind``:``port`` (reached at 127.0.0.1) routing every database to ``server``."""
     import psycopg
 
     config, pg = profile.pgbouncer, profile.postgres
     endpoint = Endpoint(LOOPBACK, port, dsn(port, pg.user, pg.password, pg.database))
     ini = render("pgbouncer.ini.j2", config.template, {
-        "name": name, "host": LOOPBACK, "port": port, "workdir": str(workdir),
+        "name": name, "host": bind, "port": port, "workdir": str(workdir),
         "server_host": server.host, "server_port": server.port, "user": pg.user,
         "pool_mode": config.pool_mode, "default_pool_size": config.default_pool_size,
         "reserve_pool_size": config.reserve_pool_size, "max_client_conn": config.max_client_conn,

@@ -52,8 +52,8 @@ def superuser_dsn(endpoint: Endpoint, database: str = "postgres") -> str:
 
 
 def postgres_spec(profile: Profile, port: int, user: str | None, workdir: Path,
-                  name: str = "postgres") -> ServiceSpec:
-    """The Postgres service of a stack, listening on 127.0.0.1:``port``."""
+                  name: str = "postgres", bind: str = LOOPBACK) -> ServiceSpec:
+    """The Postgres service of a stack on ``bind``:``port``, reached at 127.0.0.1:``port``."""
     import psycopg
 
     config = profile.postgres
@@ -64,7 +64,7 @@ def postgres_spec(profile: Profile, port: int, user: str | None, workdir: Path,
         shutil.copytree(_cached_template(profile, binaries, user), into / "data", symlinks=True)
 
     conf = render("postgresql.conf.j2", config.template, {
-        "name": name, "host": LOOPBACK, "port": port, "socket_dir": str(workdir),
+        "name": name, "host": bind, "port": port, "socket_dir": str(workdir),
         "max_connections": config.max_connections,
         "superuser_reserved_connections": config.superuser_reserved_connections,
         "settings": config.settings, "workdir": str(workdir),
@@ -75,10 +75,17 @@ def postgres_spec(profile: Profile, port: int, user: str | None, workdir: Path,
         argv=(str(binaries / "postgres"), "-D", str(workdir / "data"),
               "-c", f"config_file={workdir / 'postgresql.conf'}"),
         endpoint=endpoint, probe=sql_probe(superuser_dsn(endpoint)),
-        files={"postgresql.conf": conf},
+        files={"postgresql.conf": conf, "pg_hba.conf": _hba(bind)},
         prepare=prepare, stop_signal=signal.SIGINT,
         transient=(OSError, psycopg.OperationalError),
     )
+
+
+def _hba(bind: str) -> str:
+    """Socket clients trusted, TCP clients by password; from any address only when bound to all
+    (inside a container pod, reached only through ports published on the host's loopback)."""
+    sources = ["127.0.0.1/32", "::1/128"] if bind == LOOPBACK else ["0.0.0.0/0", "::/0"]
+    return "local all all trust\n" + "".join(f"host all all {s} scram-sha-256\n" for s in sources)
 
 
 def _cache_root() -> Path:

@@ -25,10 +25,11 @@ def binary(profile: Profile) -> Path:
     return find_binary(profile.binaries.redis_server, "redis-server", "redis_server", "redis-server")
 
 
-def redis_spec(profile: Profile, name: str, port: int, workdir: Path) -> ServiceSpec:
+def redis_spec(profile: Profile, name: str, port: int, workdir: Path, bind: str = LOOPBACK) -> ServiceSpec:
+    """A Redis node on ``bind``:``port``, reached at 127.0.0.1; protected mode unless bound to all."""
     config = profile.redis
     conf = render("redis.conf.j2", config.template, {
-        "name": name, "host": LOOPBACK, "port": port, "workdir": str(workdir),
+        "name": name, "host": bind, "port": port, "workdir": str(workdir),
         "appendonly": config.appendonly, "appendfsync": config.appendfsync,
         "maxmemory": config.maxmemory, "maxmemory_policy": config.maxmemory_policy,
     }, "redis.template")

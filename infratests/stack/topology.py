@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
+from urllib.parse import urlsplit
 
 from infratests.config import Profile
 from infratests.errors import ConfigError, InfratestsError, PortInUse
@@ -48,7 +49,8 @@ class Stack:
 
     def __init__(self, profile: Profile, session: Session, backend: str = "local") -> None:
         self.profile, self.session = profile, session
-        self.backend, self._run = backends.resolve(backend, profile)
+        self.placement = backends.resolve(backend, profile, session)
+        self.backend = self.placement.name
         self.health_secret = secrets.token_urlsafe(24)
         self.tls: TlsFiles = make_tls(session.dir / "tls")
         self.ready_times: dict[str, float] = {}
@@ -56,7 +58,11 @@ class Stack:
         self._proxied = self._proxied_links()
         self._listen: dict[str, Endpoint] = {}
         self.services: dict[str, Service] = {}
-        self._build()
+        try:
+            self._build()
+        except BaseException:
+            self.placement.network.down()  # a pod's network is made while the specs are built
+            raise
 
     def __getitem__(self, name: str) -> Service:
         try:
@@ -113,6 +119,7 @@ class Stack:
                                   sorted(unknown))
         self._refuse_busy_ports()
         began = time.monotonic()
+        self.placement.network.up(self.ports())
         apps = set(app.replica_names(self.profile))
         chosen = [s for s in self.services.values() if only is None or s.name in only]
         first = [s for s in chosen if s.name not in apps]
@@ -128,17 +135,25 @@ class Stack:
             service.stop(graceful=service.kind not in _TEARDOWN_KILL, timeout=5.0)
         with ThreadPoolExecutor(max_workers=max(1, len(self.services))) as pool:
             list(pool.map(stop_one, self.services.values()))
+        self.placement.network.down()
+
+    def ports(self) -> list[int]:
+        """Every port the stack listens on: services (with their extra listeners) and proxies."""
+        endpoints = [*(service.endpoint for service in self), *self._listen.values()]
+        extra = [urlsplit(url).port for endpoint in endpoints for url in endpoint.extra.values()]
+        return sorted({endpoint.port for endpoint in endpoints} | {port for port in extra if port})
 
     def _refuse_busy_ports(self) -> None:
         """Before anything starts: every port the stack will listen on must be free."""
-        endpoints = [*(service.endpoint for service in self), *self._listen.values()]
-        for endpoint in endpoints:
+        if self.placement.network.is_up:
+            return  # its ports are published: they answer
+        for port in self.ports():
             try:
-                socket.create_connection((endpoint.host, endpoint.port), timeout=0.2).close()
+                socket.create_connection((LOOPBACK, port), timeout=0.2).close()
             except OSError:
                 continue
-            raise PortInUse(f"port {endpoint.port} is already in use by another program; "
-                            "stop it or start the stack again (ports are picked anew)", endpoint)
+            raise PortInUse(f"port {port} is already in use by another program; "
+                            "stop it or start the stack again (ports are picked anew)", port)
 
     def _start_one(self, service: Service, began: float) -> None:
         service.start()
@@ -163,8 +178,8 @@ class Stack:
         return set(links) - set(self.profile.faults.direct_links)
 
     def _add(self, spec: ServiceSpec) -> Endpoint:
-        self.services[spec.name] = self._run(spec, self.session, self._user,
-                                             self.profile.startup_timeout_s)
+        self.services[spec.name] = self.placement.run(spec, self.session, self._user,
+                                                      self.profile.startup_timeout_s)
         server = spec.name
         if any(link.endswith(f"->{server}") for link in self._proxied):
             port = free_port()
@@ -176,20 +191,21 @@ class Stack:
 
     def _build(self) -> None:
         profile = self.profile
-        self._add(postgres.postgres_spec(profile, free_port(), self._user, self._workdir("postgres")))
+        bind = self.placement.bind
+        self._add(postgres.postgres_spec(profile, free_port(), self._user, self._workdir("postgres"), bind=bind))
         self._add(pgbouncer.pgbouncer_spec(profile, free_port(), self.link("pgbouncer", "postgres"),
-                                           self._workdir("pgbouncer")))
+                                           self._workdir("pgbouncer"), bind=bind))
         for name in [*redis.lock_node_names(profile), redis.CACHE_NODE]:
-            self._add(redis.redis_spec(profile, name, free_port(), self._workdir(name)))
-        self._add(app.dependency_spec(free_port(), self._workdir("dependency")))
+            self._add(redis.redis_spec(profile, name, free_port(), self._workdir(name), bind=bind))
+        self._add(app.dependency_spec(free_port(), self._workdir("dependency"), bind=bind))
         for name in app.replica_names(profile):
-            self._add(app.app_spec(profile, name, free_port(), self._app_links(), self._workdir(name)))
+            self._add(app.app_spec(profile, name, free_port(), self._app_links(), self._workdir(name), bind=bind))
         upstreams = [self.link("nginx", name) for name in app.replica_names(profile)]
         self._add(nginx.nginx_spec(profile, free_port(), free_port(), upstreams, self.tls,
-                                   self._workdir("nginx")))
+                                   self._workdir("nginx"), bind=bind))
         if self._listen:
             proxies = {name: (listen, self.services[name].endpoint) for name, listen in self._listen.items()}
-            self._add(faultproxy.faultproxy_spec(free_port(), proxies, self._workdir("faultproxy")))
+            self._add(faultproxy.faultproxy_spec(free_port(), proxies, self._workdir("faultproxy"), bind=bind))
 
     def _app_links(self) -> Mapping[str, str]:
         pg = self.profile.postgres
@@ -202,4 +218,5 @@ class Stack:
             "REDIS_LOCK_URLS": ",".join(f"redis://{node.address}/0" for node in locks),
             "DEPENDENCY_URL": f"http://{self.link('app', 'dependency').address}",
             app.HEALTH_SECRET_ENV: self.health_secret,
+            **({"INTERNAL_PEERS": ",".join(peers)} if (peers := self.placement.network.internal_peers()) else {}),
         }

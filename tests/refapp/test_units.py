@@ -72,6 +72,7 @@ def test_settings_parse_env_and_are_frozen():
         ("REFAPP_POOL_WARN_RATIO", "1.5"),
         ("REFAPP_CACHE_TTL", "-1"),
         ("REFAPP_POOL_MIN", "50"),
+        ("INTERNAL_PEERS", "172.18.0.1,not-an-address"),
     ],
 )
 def test_bad_values_name_the_variable(name, value):
@@ -199,6 +200,9 @@ def test_health_access_rule():  # C-HL-3
     assert is_internal("10.0.0.5", Headers({"x-real-ip": "8.8.8.8", "x-health-secret": "s"}), "s")
     assert not is_internal("10.0.0.5", Headers({"x-health-secret": "wrong"}), "s")
     assert not is_internal("10.0.0.5", Headers({"x-health-secret": ""}), "")
+    assert is_internal("172.18.0.1", Headers(), "", ("172.18.0.1/32",))
+    assert not is_internal("172.18.0.2", Headers(), "", ("172.18.0.1/32",))
+    assert not is_internal("172.18.0.1", Headers({"x-real-ip": "172.18.0.1"}), "", ("172.18.0.1/32",))
 
 
 def test_rate_limiter_per_client_and_refill():  # C-HL-4

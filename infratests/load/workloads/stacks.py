@@ -32,7 +32,9 @@ def second_app(stack: Stack, timeout_s: float = 30.0, **env: str) -> Iterator[ht
         raise UnsupportedOperation(f"a second app needs app-1's environment; the {stack.backend} backend "
                                    "does not expose it", stack["app-1"])
     port = free_port()
-    base = {**spec.env, "PORT": str(port), "INSTANCE": "second-app"}
+    # A host process: it binds the host's loopback (app-1 may bind 0.0.0.0 inside a container pod)
+    # and reaches the stack's services on their ports published there.
+    base = {**spec.env, "HOST": LOOPBACK, "PORT": str(port), "INSTANCE": "second-app"}
     log = stack.session.dir / f"second-app-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "infratests.refapp"], stdout=out, stderr=out,

@@ -1,6 +1,7 @@
 """The Docker backend: a service spec run as a testcontainers ``DockerContainer``.
 
-Containers use host networking (the spec's known loopback port), carry the
+Containers join their stack's network (the host's, or a pod's: see
+:mod:`~infratests.stack.docker.network`) on the spec's known port, carry the
 session's labels (the janitor removes them even after a SIGKILLed run) and its
 marker, and run as the same unprivileged uid as the local backend would.
 Readiness is the spec's own real-protocol probe, wrapped as a testcontainers
@@ -16,11 +17,12 @@ import time
 import uuid
 from typing import Any, Self
 
-import docker.errors  # type: ignore[import-untyped]
-import requests
 from testcontainers.core.container import DockerContainer
 
 from infratests.janitor import Session
+from infratests.stack.docker.calls import DOCKER_ERRORS as _DOCKER_ERRORS
+from infratests.stack.docker.calls import quietly as _quietly
+from infratests.stack.docker.network import HOST, NetworkPlacement
 from infratests.stack.docker.plan import ImagePlan
 from infratests.stack.docker.reaper import SERVICE_LABEL, SESSION_LABEL
 from infratests.stack.docker.waits import ProbeWaitStrategy, listening
@@ -29,17 +31,16 @@ from infratests.stack.workdir import WorkdirService
 
 __all__ = ["DockerService"]
 _ALIVE = {"running", "paused", "restarting"}
-# What a call to a daemon that is gone, slow or has lost the container raises.
-_DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
 class DockerService(WorkdirService):
     """A :class:`~infratests.stack.service.Service` backed by one container."""
 
     def __init__(self, spec: ServiceSpec, session: Session, user: str | None,
-                 startup_timeout: float = 30.0, *, plan: ImagePlan) -> None:
+                 startup_timeout: float = 30.0, *, plan: ImagePlan, network: NetworkPlacement = HOST) -> None:
         super().__init__(spec, session, user, startup_timeout)
         self.launch = plan.launch(spec, session.dir)
+        self.network = network
         self._container: DockerContainer | None = None
 
     def __repr__(self) -> str:
@@ -66,7 +67,8 @@ class DockerService(WorkdirService):
             self.container.start()
 
     def wait_ready(self, timeout: float | None = None) -> Self:
-        strategy = ProbeWaitStrategy(self.spec, self.is_running, self.logs, timeout or self._timeout)
+        strategy = ProbeWaitStrategy(self.spec, self.is_running, self.logs, timeout or self._timeout,
+                                     self.network.proc_net)
         assert self._container is not None, f"{self.name}: wait_ready before start"
         strategy.wait_until_ready(self._container)
         self.ready_after = strategy.waited
@@ -146,7 +148,7 @@ class DockerService(WorkdirService):
         container.with_envs(**{**self.spec.env, **launch.env, **self._session.child_env()})
         container.with_name(f"infratests-{self._session.id}-{self.name}-{uuid.uuid4().hex[:6]}")
         return container.with_kwargs(
-            network="host", entrypoint=entrypoint, user=self._uid(), init=True,
+            network_mode=self.network.mode, entrypoint=entrypoint, user=self._uid(), init=True,
             labels={SESSION_LABEL: self._session.id, SERVICE_LABEL: self.name},
             stop_signal=signal.Signals(self.spec.stop_signal).name, shm_size="256m",
             working_dir=str(self.workdir))
@@ -180,16 +182,11 @@ class DockerService(WorkdirService):
             pass
 
     def _port_taken(self) -> bool:
+        table = self.network.proc_net
+        if table is None:
+            return False
         try:
-            listening(self.endpoint.port)()
+            listening(self.endpoint.port, table)()
         except ConnectionRefusedError:
             return False
         return True
-
-
-def _quietly(call: Any, **kwargs: Any) -> None:
-    """Teardown steps must not fail on a container (or daemon) that is already gone."""
-    try:
-        call(**kwargs)
-    except _DOCKER_ERRORS:
-        pass

@@ -12,18 +12,20 @@ reaps the session's labelled containers.
 from __future__ import annotations
 
 import functools
-import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infratests.config import Profile
 from infratests.errors import ConfigError
+from infratests.janitor import Session
 from infratests.stack.docker.images import local_image_names, missing_images
+from infratests.stack.docker.network import HOST, NetworkPlacement, Pod, choose_network
 from infratests.stack.docker.plan import OFFICIAL_IMAGES, ImagePlan
 
-__all__ = ["choose_backend", "configure_ryuk", "docker_backend", "docker_client", "image_plan"]
+if TYPE_CHECKING:
+    from infratests.stack.backends import Placement
 
-_log = logging.getLogger("infratests")
+__all__ = ["choose_backend", "configure_ryuk", "docker_client", "docker_placement", "image_plan"]
 
 
 def docker_client() -> tuple[Any | None, str]:
@@ -88,18 +90,21 @@ def configure_ryuk(client: Any) -> str:
     return f"Ryuk off ({tc.ryuk_image} cannot be pulled; the janitor reaps labelled containers)"
 
 
-def docker_backend(profile: Profile, client: Any | None = None) -> tuple[Any, str]:
-    """The Docker backend for ``profile`` (a ``Backend`` callable) and a sentence describing it."""
+def docker_placement(profile: Profile, session: Session) -> tuple[Placement, str]:
+    """Where a stack of ``profile`` runs on Docker (images, network) and a sentence describing it."""
+    from infratests.stack.backends import Placement
     from infratests.stack.docker.backend import DockerService
 
+    client, why = docker_client()
     if client is None:
-        client, why = docker_client()
-        if client is None:
-            raise ConfigError(f"--infratests-backend docker: {why}; start dockerd "
-                              "(scripts/docker-setup) or use the local backend", "backend")
+        raise ConfigError(f"--infratests-backend docker: {why}; start dockerd "
+                          "(scripts/docker-setup) or use the local backend", "backend")
     plan = image_plan(profile, client)
-    reason = f"{plan.reason}; {configure_ryuk(client)}"
-    return functools.partial(DockerService, plan=plan), reason
+    mode, network_why = choose_network(profile.docker.network)
+    network: NetworkPlacement = Pod(session, plan.images["python"]) if mode == "bridge" else HOST
+    reason = f"{plan.reason}; {network_why}; {configure_ryuk(client)}"
+    run = functools.partial(DockerService, plan=plan, network=network)
+    return Placement("docker", run, network.bind, network), reason
 
 
 def choose_backend(name: str, profile: Profile) -> tuple[str, str]:

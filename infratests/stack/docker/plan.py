@@ -1,8 +1,8 @@
 """Which image runs a service spec, and how: entrypoint, command, environment, mounts.
 
-Containers share the host's network namespace and see the session directory at
-the same path as the host, so a spec's argv and rendered config files work
-unchanged. Local images (Debian bookworm packages) have the host's binary
+Containers share one network namespace (the host's, or their stack's pod) and
+see the session directory at the same path as the host, so a spec's argv and
+rendered config files work unchanged. Local images (Debian bookworm packages) have the host's binary
 paths; official images are asked for the binary by name on their own PATH.
 The suite's Python services run this very interpreter and virtualenv,
 bind-mounted read-only at the same paths with the source tree (the image only

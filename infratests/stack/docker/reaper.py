@@ -1,4 +1,4 @@
-"""The janitor's Docker hook: remove containers labelled with a session id.
+"""The janitor's Docker hook: remove containers (then networks) labelled with a session id.
 
 Ryuk cannot run where its image cannot be pulled, and a SIGKILLed run never
 tears down: the janitor calls these at session close, at the next start and
@@ -16,7 +16,7 @@ SERVICE_LABEL = "infratests.service"
 
 
 def remove_session_containers(session_id: str) -> list[str]:
-    """Force-remove every container of ``session_id``; their names."""
+    """Force-remove every container of ``session_id``, then its pods' networks; the containers' names."""
     return _remove(lambda labels: labels.get(SESSION_LABEL) == session_id, f"{SESSION_LABEL}={session_id}")
 
 
@@ -37,5 +37,11 @@ def _remove(doomed: Callable[[Mapping[str, str]], bool], label_filter: str) -> l
                 container.remove(force=True, v=True)
                 removed.append(container.name)
             except docker.errors.APIError:  # already removed by a concurrent reaper
+                continue
+    for network in client.networks.list(filters={"label": label_filter}):
+        if doomed(network.attrs.get("Labels") or {}):
+            try:
+                network.remove()
+            except docker.errors.APIError:  # already removed, or a container of another run still in it
                 continue
     return removed
