@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MARKER", "Session", "open_session", "owned_directory", "reap_leftovers", "session_processes",
-           "runtime_root"]
+__all__ = ["MARKER", "Session", "open_session", "owned_directory", "process_identity", "reap_leftovers",
+           "runtime_root", "session_processes"]
 
 MARKER = "INFRATESTS_SESSION"
 
@@ -75,7 +75,7 @@ def owned_directory(path: Path) -> Path:
     os.chmod(path.parent, 0o755)
     staging = path.with_name(f".{path.name}")
     staging.mkdir(mode=0o755)
-    (staging / "owner").write_text(f"{os.getpid()} {_start_ticks(os.getpid())}\n")
+    (staging / "owner").write_text(process_identity(os.getpid()))
     staging.rename(path)
     return path
 
@@ -199,6 +199,11 @@ def _in_recorded_group(pid: int, groups: dict[int, int]) -> bool:
         return False
     # A process started before the group's leader cannot be ours (pgid reuse).
     return int(fields[19]) >= groups[int(fields[2])]
+
+
+def process_identity(pid: int) -> str:
+    """``"pid start-ticks\n"``: names one process even after its pid is reused (ticks 0: gone)."""
+    return f"{pid} {_start_ticks(pid)}\n"
 
 
 def _owner_alive(directory: Path) -> bool:

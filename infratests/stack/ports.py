@@ -1,17 +1,30 @@
-"""Loopback ports for the stack's servers, never handed out twice in one run.
+"""Loopback ports for the stack's servers, never handed out twice on this machine at once.
 
 Ports come from below the kernel's ephemeral range (``ip_local_port_range``,
 32768+ by default): a port taken from inside it can be grabbed by any
 outgoing connection between the moment we pick it and the moment the server
 binds it (seen with containers, which take a second or two to bind).
+
+Between picking a port and a server binding it, another run (an xdist worker,
+a mutant's pytest) could pick the same one: each port handed out is claimed
+machine-wide by a file ``<runtime root>/.ports/<port>`` naming this process
+(under a file lock). A claim is honoured while its process lives; the
+process's claims are removed when it exits, a killed process's are taken over.
 """
 
 from __future__ import annotations
 
+import atexit
+import fcntl
+import os
 import random
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from infratests.janitor import process_identity, runtime_root
 
 __all__ = ["free_port", "LOOPBACK"]
 
@@ -24,13 +37,51 @@ _lock = threading.Lock()
 def free_port() -> int:
     """A port below the ephemeral range that nothing on 127.0.0.1 holds now."""
     ceiling = _ephemeral_start()
-    with _lock:
+    with _lock, _claims() as claims:
         for _attempt in range(1000):
             port = random.randrange(_LOWEST, ceiling)
-            if port not in _given and _bindable(port):
+            if port not in _given and _bindable(port) and _claim(claims, port):
                 _given.add(port)
                 return port
     raise OSError(f"no free port in {_LOWEST}..{ceiling - 1} on {LOOPBACK}")
+
+
+@contextmanager
+def _claims() -> Iterator[Path]:
+    """The claims directory, locked against other processes."""
+    directory = runtime_root() / ".ports"
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield directory
+
+
+def _claim(claims: Path, port: int) -> bool:
+    """Claim ``port`` unless a live process holds it."""
+    me = process_identity(os.getpid())
+    path = claims / str(port)
+    try:
+        holder = path.read_text()
+    except FileNotFoundError:
+        holder = ""
+    if holder and holder != me and process_identity(int(holder.split()[0])) == holder:
+        return False
+    path.write_text(me)
+    return True
+
+
+@atexit.register
+def _release() -> None:
+    """Drop this process's claims (a forked child leaves its parent's alone)."""
+    me = process_identity(os.getpid())
+    directory = runtime_root() / ".ports"
+    for port in _given:
+        path = directory / str(port)
+        try:
+            if path.read_text() == me:
+                path.unlink()
+        except OSError:
+            continue
 
 
 def _bindable(port: int) -> bool:
