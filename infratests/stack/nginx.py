@@ -27,7 +27,9 @@ def binary(profile: Profile) -> Path:
 
 
 def nginx_spec(profile: Profile, https_port: int, http_port: int, upstreams: Sequence[Endpoint],
-               tls: TlsFiles, workdir: Path, name: str = "nginx", bind: str = LOOPBACK) -> ServiceSpec:
+               tls: TlsFiles, workdir: Path, name: str = "nginx", bind: str = LOOPBACK,
+               internal_peers: Sequence[str] = ()) -> ServiceSpec:
+    """nginx on ``bind``; ``internal_peers`` (besides loopback) may read /nginx-status."""
     config = profile.nginx
     (workdir / "tmp").mkdir(exist_ok=True)
     conf = render("nginx.conf.j2", config.template, {
@@ -37,7 +39,7 @@ def nginx_spec(profile: Profile, https_port: int, http_port: int, upstreams: Seq
         "rate_auth_rps": config.rate_auth_rps, "rate_webhook_rps": config.rate_webhook_rps,
         "rate_api_rps": config.rate_api_rps, "rate_api_burst": config.rate_api_burst,
         "gzip_min_length": config.gzip_min_length, "max_fails": config.max_fails,
-        "fail_timeout_s": config.fail_timeout_s,
+        "fail_timeout_s": config.fail_timeout_s, "internal_peers": list(internal_peers),
     }, "nginx.template")
     base = f"https://{LOOPBACK}:{https_port}"
     return ServiceSpec(

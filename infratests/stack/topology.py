@@ -202,7 +202,8 @@ class Stack:
             self._add(app.app_spec(profile, name, free_port(), self._app_links(), self._workdir(name), bind=bind))
         upstreams = [self.link("nginx", name) for name in app.replica_names(profile)]
         self._add(nginx.nginx_spec(profile, free_port(), free_port(), upstreams, self.tls,
-                                   self._workdir("nginx"), bind=bind))
+                                   self._workdir("nginx"), bind=bind,
+                                   internal_peers=self.placement.network.internal_peers()))
         if self._listen:
             proxies = {name: (listen, self.services[name].endpoint) for name, listen in self._listen.items()}
             self._add(faultproxy.faultproxy_spec(free_port(), proxies, self._workdir("faultproxy"), bind=bind))
