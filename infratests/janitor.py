@@ -97,6 +97,9 @@ def reap_leftovers(include_live: bool = False) -> list[str]:
             _stop_owner(directory)
         _kill_session(directory.name, directory)
         reaped.append(directory.name)
+    from infratests.stack.ports import reap_dead_claims
+
+    reap_dead_claims(root)
     return reaped
 
 

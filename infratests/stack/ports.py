@@ -9,7 +9,8 @@ Between picking a port and a server binding it, another run (an xdist worker,
 a mutant's pytest) could pick the same one: each port handed out is claimed
 machine-wide by a file ``<runtime root>/.ports/<port>`` naming this process
 (under a file lock). A claim is honoured while its process lives; the
-process's claims are removed when it exits, a killed process's are taken over.
+process's claims are removed when it exits (the directory too when it is the
+last), a killed process's are taken over.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from pathlib import Path
 
 from infratests.janitor import process_identity, runtime_root
 
-__all__ = ["free_port", "LOOPBACK"]
+__all__ = ["LOOPBACK", "free_port", "reap_dead_claims"]
 
 LOOPBACK = "127.0.0.1"
 _LOWEST = 15000
 _given: set[int] = set()
+_claimed: dict[Path, set[int]] = {}  # claims directory -> ports this process claimed there
 _lock = threading.Lock()
 
 
@@ -42,18 +44,34 @@ def free_port() -> int:
             port = random.randrange(_LOWEST, ceiling)
             if port not in _given and _bindable(port) and _claim(claims, port):
                 _given.add(port)
+                _claimed.setdefault(claims, set()).add(port)
                 return port
     raise OSError(f"no free port in {_LOWEST}..{ceiling - 1} on {LOOPBACK}")
 
 
 @contextmanager
-def _claims() -> Iterator[Path]:
-    """The claims directory, locked against other processes."""
-    directory = runtime_root() / ".ports"
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / "lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield directory
+def _claims(directory: Path | None = None) -> Iterator[Path]:
+    """The claims directory (of the runtime root), locked against other processes.
+
+    The last process to leave removes the directory: a lock taken on a file that was removed
+    meanwhile is no lock, so it is taken again on the current one.
+    """
+    directory = directory or runtime_root() / ".ports"
+    while True:
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            lock = open(directory / "lock", "a")
+        except FileNotFoundError:  # removed between mkdir and open
+            continue
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                current = os.stat(directory / "lock").st_ino == os.fstat(lock.fileno()).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                yield directory
+                return
 
 
 def _claim(claims: Path, port: int) -> bool:
@@ -70,18 +88,46 @@ def _claim(claims: Path, port: int) -> bool:
     return True
 
 
+def reap_dead_claims(root: Path) -> None:
+    """Drop the claims under ``root`` whose process is gone (the janitor's part after a SIGKILL)."""
+    directory = root / ".ports"
+    if not directory.is_dir():
+        return
+    with _claims(directory):
+        for path in directory.iterdir():
+            try:
+                holder = path.read_text() if path.name != "lock" else ""
+                if holder and process_identity(int(holder.split()[0])) != holder:
+                    path.unlink()
+            except (OSError, ValueError):
+                continue
+        _remove_if_unclaimed(directory)
+
+
+def _remove_if_unclaimed(directory: Path) -> None:
+    if [p.name for p in directory.iterdir()] == ["lock"]:
+        (directory / "lock").unlink()
+        directory.rmdir()
+
+
 @atexit.register
 def _release() -> None:
-    """Drop this process's claims (a forked child leaves its parent's alone)."""
+    """Drop this process's claims (a forked child leaves its parent's alone), and the directory
+    when no claim is left in it."""
     me = process_identity(os.getpid())
-    directory = runtime_root() / ".ports"
-    for port in _given:
-        path = directory / str(port)
-        try:
-            if path.read_text() == me:
-                path.unlink()
-        except OSError:
+    for directory, claimed in _claimed.items():
+        if not directory.is_dir():
             continue
+        with _claims(directory):
+            for port in claimed:
+                path = directory / str(port)
+                try:
+                    if path.read_text() == me:
+                        path.unlink()
+                except OSError:
+                    continue
+            _remove_if_unclaimed(directory)
+    _claimed.clear()
 
 
 def _bindable(port: int) -> bool:

@@ -16,6 +16,7 @@ from infratests.stack import ports
 def claims(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("INFRATESTS_RUNDIR", str(tmp_path))
     monkeypatch.setattr(ports, "_given", set())
+    monkeypatch.setattr(ports, "_claimed", {})
     monkeypatch.setattr(ports, "_LOWEST", 20000)
     monkeypatch.setattr(ports, "_ephemeral_start", lambda: 20002)  # two candidates: 20000, 20001
     (tmp_path / ".ports").mkdir()
@@ -43,3 +44,9 @@ def test_a_dead_process_claim_is_taken_over(claims: Path) -> None:
     assert (claims / str(port)).read_text() == process_identity(ports.os.getpid())
     ports._release()  # at exit: this process's claims go, others stay
     assert not (claims / str(port)).exists() and (claims / str(40001 - port)).read_text() == stale
+
+
+def test_the_last_claim_released_removes_the_directory(claims: Path) -> None:
+    ports.free_port()
+    ports._release()
+    assert not claims.exists()
