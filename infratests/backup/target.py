@@ -31,7 +31,7 @@ def scratch_postgres(stack: Stack) -> Iterator[Service]:
     user = unprivileged_user(profile.run_as)
     placement = backends.resolve(stack.backend, profile, stack.session)
     spec = postgres_spec(profile, free_port(), user, stack.session.service_dir(name), name=name,
-                         bind=placement.bind)
+                         runtime=placement.runtime)
     with _running(stack, placement, spec, user) as service:
         yield service
 
@@ -41,7 +41,7 @@ def scratch_redis(stack: Stack) -> Iterator[Service]:
     """A new Redis node with ``stack``'s profile (appendonly, appendfsync); stopped on exit."""
     name = f"redis-scratch-{os.getpid()}-{next(_numbers)}"
     placement = backends.resolve(stack.backend, stack.profile, stack.session)
-    spec = redis_spec(stack.profile, name, free_port(), stack.session.service_dir(name), bind=placement.bind)
+    spec = redis_spec(stack.profile, name, free_port(), stack.session.service_dir(name), runtime=placement.runtime)
     with _running(stack, placement, spec, unprivileged_user(stack.profile.run_as)) as service:
         yield service
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from infratests.config import Profile
 from infratests.stack.ports import LOOPBACK
 from infratests.stack.readiness import http_probe
+from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Endpoint, ServiceSpec
 
 __all__ = ["app_spec", "dependency_spec", "replica_names", "HEALTH_SECRET_ENV"]
@@ -29,11 +30,11 @@ def replica_names(profile: Profile) -> list[str]:
 
 
 def app_spec(profile: Profile, name: str, port: int, links: Mapping[str, str],
-             workdir: Path, bind: str = LOOPBACK) -> ServiceSpec:
-    """One replica on ``bind``:``port``; ``links`` holds the contract's URL variables, already wired
+             workdir: Path, runtime: Runtime = ON_HOST) -> ServiceSpec:
+    """One replica on ``runtime.bind``:``port``; ``links`` holds the contract's URL variables, already wired
     through proxies."""
     env = {
-        "HOST": bind, "PORT": str(port), "INSTANCE": name,
+        "HOST": runtime.bind, "PORT": str(port), "INSTANCE": name,
         "REFAPP_POOL_MAX": str(profile.app.pool_max), "REFAPP_POOL_MIN": str(profile.app.pool_min),
         **links, **profile.app.env,
     }
@@ -46,12 +47,12 @@ def app_spec(profile: Profile, name: str, port: int, links: Mapping[str, str],
     )
 
 
-def dependency_spec(port: int, workdir: Path, name: str = "dependency", bind: str = LOOPBACK) -> ServiceSpec:
+def dependency_spec(port: int, workdir: Path, name: str = "dependency", runtime: Runtime = ON_HOST) -> ServiceSpec:
     """The external HTTP dependency the breaker guards (``GET /quote``)."""
     base = f"http://{LOOPBACK}:{port}"
     return ServiceSpec(
         name=name, kind="dependency",
         argv=(sys.executable, "-m", "infratests.refapp.dependency"),
-        endpoint=Endpoint(LOOPBACK, port, base), env={"HOST": bind, "PORT": str(port)},
+        endpoint=Endpoint(LOOPBACK, port, base), env={"HOST": runtime.bind, "PORT": str(port)},
         probe=http_probe(base + "/health"), stop_signal=signal.SIGTERM, privileged_ok=True,
     )

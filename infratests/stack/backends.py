@@ -2,7 +2,8 @@
 
 :func:`resolve` gives a :class:`Placement` per stack (or per extra service):
 the backend callable ``(spec, session, user, startup_timeout) -> Service``, the
-address servers bind, and the network set up before the first service starts
+runtime the service modules build specs for (bind address, whose binaries),
+and the network set up before the first service starts
 and removed after the last. Scenarios never see which one ran their services.
 ``auto`` picks ``docker`` when a daemon answers and its images are present,
 else ``local``, and says why.
@@ -20,7 +21,7 @@ from infratests.config import Profile
 from infratests.errors import ConfigError
 from infratests.janitor import Session
 from infratests.stack.local import LocalProcess
-from infratests.stack.ports import LOOPBACK
+from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Service, ServiceSpec
 
 __all__ = ["CHOICES", "Backend", "Placement", "resolve"]
@@ -61,7 +62,7 @@ class Placement:
 
     name: str
     run: Backend
-    bind: str = LOOPBACK
+    runtime: Runtime = ON_HOST
     network: Network = _NoNetwork()
 
 

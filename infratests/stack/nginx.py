@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infratests.config import Profile
-from infratests.stack.binaries import find_binary
 from infratests.stack.ports import LOOPBACK
 from infratests.stack.readiness import http_probe
+from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Endpoint, ServiceSpec
 from infratests.stack.templates import render
 from infratests.stack.tls import TlsFiles
@@ -22,18 +22,18 @@ from infratests.stack.tls import TlsFiles
 __all__ = ["nginx_spec", "binary"]
 
 
-def binary(profile: Profile) -> Path:
-    return find_binary(profile.binaries.nginx, "nginx", "nginx", "nginx-light")
+def binary(profile: Profile, runtime: Runtime = ON_HOST) -> Path:
+    return runtime.binary(profile.binaries.nginx, "nginx", "nginx", "nginx-light", "/usr/sbin/nginx")
 
 
 def nginx_spec(profile: Profile, https_port: int, http_port: int, upstreams: Sequence[Endpoint],
-               tls: TlsFiles, workdir: Path, name: str = "nginx", bind: str = LOOPBACK,
+               tls: TlsFiles, workdir: Path, name: str = "nginx", runtime: Runtime = ON_HOST,
                internal_peers: Sequence[str] = ()) -> ServiceSpec:
-    """nginx on ``bind``; ``internal_peers`` (besides loopback) may read /nginx-status."""
+    """nginx on ``runtime.bind``; ``internal_peers`` (besides loopback) may read /nginx-status."""
     config = profile.nginx
     (workdir / "tmp").mkdir(exist_ok=True)
     conf = render("nginx.conf.j2", config.template, {
-        "name": name, "host": bind, "https_port": https_port, "http_port": http_port,
+        "name": name, "host": runtime.bind, "https_port": https_port, "http_port": http_port,
         "workdir": str(workdir), "upstreams": [upstream.address for upstream in upstreams],
         "tls_cert": str(tls.cert), "tls_key": str(tls.key), "keepalive": config.keepalive,
         "rate_auth_rps": config.rate_auth_rps, "rate_webhook_rps": config.rate_webhook_rps,
@@ -44,7 +44,7 @@ def nginx_spec(profile: Profile, https_port: int, http_port: int, upstreams: Seq
     base = f"https://{LOOPBACK}:{https_port}"
     return ServiceSpec(
         name=name, kind="nginx",
-        argv=(str(binary(profile)), "-p", str(workdir), "-e", "stderr",
+        argv=(str(binary(profile, runtime)), "-p", str(workdir), "-e", "stderr",
               "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"),
         endpoint=Endpoint(LOOPBACK, https_port, base, {"http": f"http://{LOOPBACK}:{http_port}"}),
         probe=http_probe(f"{base}/nginx-health", ca_file=str(tls.ca)),

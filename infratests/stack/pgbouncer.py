@@ -11,17 +11,17 @@ import signal
 from pathlib import Path
 
 from infratests.config import Profile
-from infratests.stack.binaries import find_binary
 from infratests.stack.ports import LOOPBACK
 from infratests.stack.postgres import dsn
+from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Endpoint, Probe, ServiceSpec
 from infratests.stack.templates import render
 
 __all__ = ["pgbouncer_spec", "admin_dsn", "binary"]
 
 
-def binary(profile: Profile) -> Path:
-    return find_binary(profile.binaries.pgbouncer, "pgbouncer", "pgbouncer", "pgbouncer")
+def binary(profile: Profile, runtime: Runtime = ON_HOST) -> Path:
+    return runtime.binary(profile.binaries.pgbouncer, "pgbouncer", "pgbouncer", "pgbouncer", "/usr/sbin/pgbouncer")
 
 
 def admin_dsn(endpoint: Endpoint, profile: Profile) -> str:
@@ -29,14 +29,14 @@ def admin_dsn(endpoint: Endpoint, profile: Profile) -> str:
 
 
 def pgbouncer_spec(profile: Profile, port: int, server: Endpoint, workdir: Path,
-                   name: str = "pgbouncer", bind: str = LOOPBACK) -> ServiceSpec:
-    """PgBouncer on ``bind``:``port`` (reached at 127.0.0.1) routing every database to ``server``."""
+                   name: str = "pgbouncer", runtime: Runtime = ON_HOST) -> ServiceSpec:
+    """PgBouncer on ``runtime.bind``:``port`` (reached at 127.0.0.1) routing every database to ``server``."""
     import psycopg
 
     config, pg = profile.pgbouncer, profile.postgres
     endpoint = Endpoint(LOOPBACK, port, dsn(port, pg.user, pg.password, pg.database))
     ini = render("pgbouncer.ini.j2", config.template, {
-        "name": name, "host": bind, "port": port, "workdir": str(workdir),
+        "name": name, "host": runtime.bind, "port": port, "workdir": str(workdir),
         "server_host": server.host, "server_port": server.port, "user": pg.user,
         "pool_mode": config.pool_mode, "default_pool_size": config.default_pool_size,
         "reserve_pool_size": config.reserve_pool_size, "max_client_conn": config.max_client_conn,
@@ -44,7 +44,7 @@ def pgbouncer_spec(profile: Profile, port: int, server: Endpoint, workdir: Path,
     userlist = f'"{pg.user}" "{pg.password}"\n'
     return ServiceSpec(
         name=name, kind="pgbouncer",
-        argv=(str(binary(profile)), str(workdir / "pgbouncer.ini")),
+        argv=(str(binary(profile, runtime)), str(workdir / "pgbouncer.ini")),
         endpoint=endpoint, probe=_admin_probe(admin_dsn(endpoint, profile)),
         files={"pgbouncer.ini": ini, "userlist.txt": userlist},
         stop_signal=signal.SIGTERM, transient=(OSError, psycopg.OperationalError),

@@ -1,12 +1,14 @@
 """PostgreSQL 15: a cached initdb template copied per stack, config rendered, SQL readiness.
 
-initdb runs once per machine and configuration (~0.5 s); each stack copies the
-cached data directory (~0.05 s) and starts on it. The template holds the app
+initdb runs once per machine and configuration (~0.5 s) with the binaries the
+server will run (this machine's, or its image's in a container); each stack
+copies the cached data directory (~0.05 s) and starts on it. The template holds the app
 role and its database; per-test databases are cloned from ``template1``. Graceful stop is SIGINT (fast shutdown).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -14,23 +16,31 @@ import signal
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from infratests.config import Profile
 from infratests.errors import ConfigError, ServiceError
 from infratests.stack.ports import LOOPBACK
 from infratests.stack.readiness import sql_probe
+from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Endpoint, ServiceSpec
 from infratests.stack.templates import render
 
 __all__ = ["SUPERUSER", "bindir", "postgres_spec", "superuser_dsn", "dsn"]
 
+_Runner = Callable[..., str]  # (argv, build_dir, stdin=None) -> output; raises ServiceError on failure
+
 SUPERUSER = "postgres"
+_IMAGE_BINDIR = Path("/usr/lib/postgresql/15/bin")
 _SUPERUSER_PASSWORD = "postgres-secret"
 
 
-def bindir(profile: Profile) -> Path:
-    """The directory of initdb/postgres/pg_dump: the profile's, else the newest installed."""
+def bindir(profile: Profile, runtime: Runtime = ON_HOST) -> Path:
+    """The directory of initdb/postgres/pg_dump: the profile's, else the newest installed (in a
+    container: the image's, at Debian's path, which the official image shares)."""
+    if not runtime.on_host:
+        return profile.binaries.postgres_bindir or _IMAGE_BINDIR
     if profile.binaries.postgres_bindir is not None:
         found = profile.binaries.postgres_bindir
     else:
@@ -52,19 +62,19 @@ def superuser_dsn(endpoint: Endpoint, database: str = "postgres") -> str:
 
 
 def postgres_spec(profile: Profile, port: int, user: str | None, workdir: Path,
-                  name: str = "postgres", bind: str = LOOPBACK) -> ServiceSpec:
-    """The Postgres service of a stack on ``bind``:``port``, reached at 127.0.0.1:``port``."""
+                  name: str = "postgres", runtime: Runtime = ON_HOST) -> ServiceSpec:
+    """The Postgres service of a stack on ``runtime.bind``:``port``, reached at 127.0.0.1:``port``."""
     import psycopg
 
     config = profile.postgres
-    binaries = bindir(profile)
+    binaries = bindir(profile, runtime)
     endpoint = Endpoint(LOOPBACK, port, dsn(port, config.user, config.password, config.database))
 
     def prepare(into: Path) -> None:
-        shutil.copytree(_cached_template(profile, binaries, user), into / "data", symlinks=True)
+        shutil.copytree(_cached_template(profile, binaries, user, runtime), into / "data", symlinks=True)
 
     conf = render("postgresql.conf.j2", config.template, {
-        "name": name, "host": bind, "port": port, "socket_dir": str(workdir),
+        "name": name, "host": runtime.bind, "port": port, "socket_dir": str(workdir),
         "max_connections": config.max_connections,
         "superuser_reserved_connections": config.superuser_reserved_connections,
         "settings": config.settings, "workdir": str(workdir),
@@ -75,7 +85,7 @@ def postgres_spec(profile: Profile, port: int, user: str | None, workdir: Path,
         argv=(str(binaries / "postgres"), "-D", str(workdir / "data"),
               "-c", f"config_file={workdir / 'postgresql.conf'}"),
         endpoint=endpoint, probe=sql_probe(superuser_dsn(endpoint)),
-        files={"postgresql.conf": conf, "pg_hba.conf": _hba(bind)},
+        files={"postgresql.conf": conf, "pg_hba.conf": _hba(runtime.bind)},
         prepare=prepare, stop_signal=signal.SIGINT,
         transient=(OSError, psycopg.OperationalError),
     )
@@ -92,19 +102,25 @@ def _cache_root() -> Path:
     return Path(os.environ.get("INFRATESTS_CACHE", Path.home() / ".cache" / "infratests"))
 
 
-def _cached_template(profile: Profile, binaries: Path, user: str | None) -> Path:
+def _cached_template(profile: Profile, binaries: Path, user: str | None, runtime: Runtime) -> Path:
     config = profile.postgres
-    version = subprocess.run([binaries / "postgres", "--version"], capture_output=True,
-                             text=True, check=True).stdout.strip()
+    if runtime.oneoff is None:
+        version = subprocess.run([binaries / "postgres", "--version"], capture_output=True,
+                                 text=True, check=True).stdout.strip()
+        run: _Runner = functools.partial(_run, user=user)
+    else:
+        image = runtime.oneoff("postgres")
+        version = f"{image.image_id()}|{binaries}"
+        run = functools.partial(image.run, user=user)
     key = hashlib.sha256(f"{version}|{config.user}|{config.password}|{config.database}|{user}"
                          .encode()).hexdigest()[:16]
     target = _cache_root() / f"pgdata-{key}"
     if not target.is_dir():
-        _build_template(profile, binaries, user, target)
+        _build_template(profile, binaries, user, target, run)
     return target
 
 
-def _build_template(profile: Profile, binaries: Path, user: str | None, target: Path) -> None:
+def _build_template(profile: Profile, binaries: Path, user: str | None, target: Path, run: _Runner) -> None:
     config = profile.postgres
     build = Path(tempfile.mkdtemp(prefix="infratests-initdb-"))
     try:
@@ -113,14 +129,16 @@ def _build_template(profile: Profile, binaries: Path, user: str | None, target: 
         if user:
             shutil.chown(build, user)
             shutil.chown(build / "pw", user)
-        _run(user, [binaries / "initdb", "-D", data, "-U", SUPERUSER, "--pwfile", build / "pw",
-                    "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                    "--locale=C", "--no-sync", "--no-instructions", "--wal-segsize=1"])
+        run([binaries / "initdb", "-D", data, "-U", SUPERUSER, "--pwfile", build / "pw",
+             "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+             "--locale=C", "--no-sync", "--no-instructions", "--wal-segsize=1"], build)
         password = config.password.replace("'", "''")
         script = (f'CREATE ROLE "{config.user}" LOGIN PASSWORD \'{password}\';\n'
                   f'CREATE DATABASE "{config.database}" OWNER "{config.user}";\n')
-        _run(user, [binaries / "postgres", "--single", "-D", data, "-F", "-c", "exit_on_error=true",
-                    "postgres"], stdin=script)
+        output = run([binaries / "postgres", "--single", "-D", data, "-F", "-c", "exit_on_error=true",
+                      "postgres"], build, stdin=script)
+        if "ERROR" in output:
+            raise ServiceError(f"building the Postgres template failed: {output[-2000:]}", "postgres")
         target.parent.mkdir(parents=True, exist_ok=True)
         staged = target.parent / f".{target.name}-{uuid.uuid4().hex[:6]}"
         shutil.move(data, staged)
@@ -132,9 +150,11 @@ def _build_template(profile: Profile, binaries: Path, user: str | None, target: 
         shutil.rmtree(build, ignore_errors=True)
 
 
-def _run(user: str | None, argv: list[object], stdin: str | None = None) -> None:
+def _run(argv: Sequence[object], build: Path, stdin: str | None = None, *, user: str | None) -> str:
+    """``argv`` on this machine as ``user``; its output (a failure raises with the output)."""
     done = subprocess.run([str(arg) for arg in argv], input=stdin, capture_output=True, text=True,
                           user=user, cwd="/")
-    if done.returncode != 0 or "ERROR" in done.stdout:
+    if done.returncode != 0:
         raise ServiceError(f"building the Postgres template failed: {argv[0]} exited "
                            f"{done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}", "postgres")
+    return done.stdout

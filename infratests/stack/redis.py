@@ -6,9 +6,9 @@ import signal
 from pathlib import Path
 
 from infratests.config import Profile
-from infratests.stack.binaries import find_binary
 from infratests.stack.ports import LOOPBACK
 from infratests.stack.readiness import redis_probe
+from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Endpoint, ServiceSpec
 from infratests.stack.templates import render
 
@@ -21,21 +21,22 @@ def lock_node_names(profile: Profile) -> list[str]:
     return [f"redis-{index}" for index in range(1, profile.redis.lock_nodes + 1)]
 
 
-def binary(profile: Profile) -> Path:
-    return find_binary(profile.binaries.redis_server, "redis-server", "redis_server", "redis-server")
+def binary(profile: Profile, runtime: Runtime = ON_HOST) -> Path:
+    return runtime.binary(profile.binaries.redis_server, "redis-server", "redis_server", "redis-server",
+                          "/usr/bin/redis-server")
 
 
-def redis_spec(profile: Profile, name: str, port: int, workdir: Path, bind: str = LOOPBACK) -> ServiceSpec:
-    """A Redis node on ``bind``:``port``, reached at 127.0.0.1; protected mode unless bound to all."""
+def redis_spec(profile: Profile, name: str, port: int, workdir: Path, runtime: Runtime = ON_HOST) -> ServiceSpec:
+    """A Redis node on ``runtime.bind``:``port``, reached at 127.0.0.1; protected mode unless bound to all."""
     config = profile.redis
     conf = render("redis.conf.j2", config.template, {
-        "name": name, "host": bind, "port": port, "workdir": str(workdir),
+        "name": name, "host": runtime.bind, "port": port, "workdir": str(workdir),
         "appendonly": config.appendonly, "appendfsync": config.appendfsync,
         "maxmemory": config.maxmemory, "maxmemory_policy": config.maxmemory_policy,
     }, "redis.template")
     return ServiceSpec(
         name=name, kind="redis",
-        argv=(str(binary(profile)), str(workdir / "redis.conf")),
+        argv=(str(binary(profile, runtime)), str(workdir / "redis.conf")),
         endpoint=Endpoint(LOOPBACK, port, f"redis://{LOOPBACK}:{port}/0"),
         probe=redis_probe(LOOPBACK, port), files={"redis.conf": conf},
         stop_signal=signal.SIGTERM,

@@ -191,22 +191,22 @@ class Stack:
 
     def _build(self) -> None:
         profile = self.profile
-        bind = self.placement.bind
-        self._add(postgres.postgres_spec(profile, free_port(), self._user, self._workdir("postgres"), bind=bind))
+        runtime = self.placement.runtime
+        self._add(postgres.postgres_spec(profile, free_port(), self._user, self._workdir("postgres"), runtime=runtime))
         self._add(pgbouncer.pgbouncer_spec(profile, free_port(), self.link("pgbouncer", "postgres"),
-                                           self._workdir("pgbouncer"), bind=bind))
+                                           self._workdir("pgbouncer"), runtime=runtime))
         for name in [*redis.lock_node_names(profile), redis.CACHE_NODE]:
-            self._add(redis.redis_spec(profile, name, free_port(), self._workdir(name), bind=bind))
-        self._add(app.dependency_spec(free_port(), self._workdir("dependency"), bind=bind))
+            self._add(redis.redis_spec(profile, name, free_port(), self._workdir(name), runtime=runtime))
+        self._add(app.dependency_spec(free_port(), self._workdir("dependency"), runtime=runtime))
         for name in app.replica_names(profile):
-            self._add(app.app_spec(profile, name, free_port(), self._app_links(), self._workdir(name), bind=bind))
+            self._add(app.app_spec(profile, name, free_port(), self._app_links(), self._workdir(name), runtime=runtime))
         upstreams = [self.link("nginx", name) for name in app.replica_names(profile)]
         self._add(nginx.nginx_spec(profile, free_port(), free_port(), upstreams, self.tls,
-                                   self._workdir("nginx"), bind=bind,
+                                   self._workdir("nginx"), runtime=runtime,
                                    internal_peers=self.placement.network.internal_peers()))
         if self._listen:
             proxies = {name: (listen, self.services[name].endpoint) for name, listen in self._listen.items()}
-            self._add(faultproxy.faultproxy_spec(free_port(), proxies, self._workdir("faultproxy"), bind=bind))
+            self._add(faultproxy.faultproxy_spec(free_port(), proxies, self._workdir("faultproxy"), runtime=runtime))
 
     def _app_links(self) -> Mapping[str, str]:
         pg = self.profile.postgres

@@ -11,7 +11,6 @@ pause/resume is the cgroup freezer, terminate is ``kill(signal="SIGTERM")``.
 
 from __future__ import annotations
 
-import pwd
 import signal
 import time
 import uuid
@@ -21,6 +20,7 @@ from testcontainers.core.container import DockerContainer
 
 from infratests.janitor import Session
 from infratests.stack.docker.calls import DOCKER_ERRORS as _DOCKER_ERRORS
+from infratests.stack.docker.calls import container_user
 from infratests.stack.docker.calls import quietly as _quietly
 from infratests.stack.docker.network import HOST, NetworkPlacement
 from infratests.stack.docker.plan import ImagePlan
@@ -148,16 +148,10 @@ class DockerService(WorkdirService):
         container.with_envs(**{**self.spec.env, **launch.env, **self._session.child_env()})
         container.with_name(f"infratests-{self._session.id}-{self.name}-{uuid.uuid4().hex[:6]}")
         return container.with_kwargs(
-            network_mode=self.network.mode, entrypoint=entrypoint, user=self._uid(), init=True,
+            network_mode=self.network.mode, entrypoint=entrypoint, user=container_user(self._user), init=True,
             labels={SESSION_LABEL: self._session.id, SERVICE_LABEL: self.name},
             stop_signal=signal.Signals(self.spec.stop_signal).name, shm_size="256m",
             working_dir=str(self.workdir))
-
-    def _uid(self) -> str:
-        if self._user is None:
-            return "0:0"
-        entry = pwd.getpwnam(self._user)
-        return f"{entry.pw_uid}:{entry.pw_gid}"
 
     def _status(self) -> str:
         if self._container is None:

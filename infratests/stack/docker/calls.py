@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import pwd
 from typing import Any
 
 import docker.errors  # type: ignore[import-untyped]
 import requests
 
-__all__ = ["DOCKER_ERRORS", "quietly"]
+__all__ = ["DOCKER_ERRORS", "container_user", "quietly"]
 
 # What a call to a daemon that is gone, slow or has lost the object raises.
 DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+def container_user(user: str | None) -> str:
+    """``uid:gid`` of ``user`` on this machine (the owner of the mounted files); None: root."""
+    if user is None:
+        return "0:0"
+    entry = pwd.getpwnam(user)
+    return f"{entry.pw_uid}:{entry.pw_gid}"
 
 
 def quietly(call: Any, **kwargs: Any) -> None:

@@ -20,7 +20,9 @@ from infratests.errors import ConfigError
 from infratests.janitor import Session
 from infratests.stack.docker.images import local_image_names, missing_images
 from infratests.stack.docker.network import HOST, NetworkPlacement, Pod, choose_network
+from infratests.stack.docker.oneoff import OneOff
 from infratests.stack.docker.plan import OFFICIAL_IMAGES, ImagePlan
+from infratests.stack.runtime import Runtime
 
 if TYPE_CHECKING:
     from infratests.stack.backends import Placement
@@ -104,7 +106,8 @@ def docker_placement(profile: Profile, session: Session) -> tuple[Placement, str
     network: NetworkPlacement = Pod(session, plan.images["python"]) if mode == "bridge" else HOST
     reason = f"{plan.reason}; {network_why}; {configure_ryuk(client)}"
     run = functools.partial(DockerService, plan=plan, network=network)
-    return Placement("docker", run, network.bind, network), reason
+    runtime = Runtime(network.bind, lambda kind: OneOff(plan.images[kind], session.id))
+    return Placement("docker", run, runtime, network), reason
 
 
 def choose_backend(name: str, profile: Profile) -> tuple[str, str]:
