@@ -120,10 +120,13 @@ class DockerConfig:
     ``infratests images build``) or ``auto`` (local when built, else official); ``image``
     overrides one kind's image, e.g. ``image.postgres = "postgres:15.6-bookworm"``. ``network`` is
     ``bridge`` (a pod per stack, ports published on 127.0.0.1), ``host`` (the host's network) or
-    ``auto`` (bridge when the daemon can create a bridge network, else host)."""
+    ``auto`` (bridge when the daemon can create a bridge network, else host). ``ryuk`` is
+    testcontainers' reaper: ``on``, ``off``, or ``auto`` (on when its image can be pulled; the
+    suite's janitor reaps labelled containers either way)."""
 
     images: str = "auto"
     network: str = "auto"
+    ryuk: str = "auto"
     image: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -170,6 +173,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "redis.appendfsync": ("always", "everysec", "no"),
     "docker.images": ("auto", "local", "official"),
     "docker.network": ("auto", "bridge", "host"),
+    "docker.ryuk": ("auto", "on", "off"),
     "backup.format": ("custom", "plain-gzip"),
     "redis.maxmemory_policy": (
         "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",

@@ -65,3 +65,22 @@ def test_profile_validates_the_image_set() -> None:
     with pytest.raises(ConfigError, match="docker.images"):
         load_profile(None, {"docker.images": "nightly"})
     assert load_profile(None, {"docker.image.redis": "redis:7.2"}).docker.image == {"redis": "redis:7.2"}
+
+
+@pytest.mark.parametrize("key", ["docker.network", "docker.ryuk"])
+def test_profile_validates_network_and_ryuk(key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_profile(None, {key: "sometimes"})
+
+
+def test_ryuk_setting_beats_detection() -> None:
+    from testcontainers.core.config import testcontainers_config as tc
+
+    from infratests.stack.docker.choose import configure_ryuk
+
+    before = tc.ryuk_disabled
+    try:
+        assert configure_ryuk(None, "off") == "Ryuk off (docker.ryuk)" and tc.ryuk_disabled
+        assert configure_ryuk(None, "on") == "Ryuk on (docker.ryuk)" and not tc.ryuk_disabled
+    finally:
+        tc.ryuk_disabled = before

@@ -80,10 +80,14 @@ def _obtainable(client: Any, image: str) -> bool:
     return True
 
 
-def configure_ryuk(client: Any) -> str:
-    """Leave Ryuk on when its image can be had, else turn it off (the janitor reaps instead)."""
+def configure_ryuk(client: Any, wanted: str = "auto") -> str:
+    """``docker.ryuk``: ``on`` or ``off`` as set; ``auto`` leaves Ryuk on when its image can be had,
+    else turns it off (the janitor reaps instead). TESTCONTAINERS_RYUK_DISABLED beats ``auto``."""
     from testcontainers.core.config import testcontainers_config as tc
 
+    if wanted != "auto":
+        tc.ryuk_disabled = wanted == "off"
+        return f"Ryuk {wanted} (docker.ryuk)"
     if "TESTCONTAINERS_RYUK_DISABLED" in os.environ:
         return f"Ryuk {'off' if tc.ryuk_disabled else 'on'} (TESTCONTAINERS_RYUK_DISABLED)"
     if _obtainable(client, tc.ryuk_image):
@@ -104,7 +108,7 @@ def docker_placement(profile: Profile, session: Session) -> tuple[Placement, str
     plan = image_plan(profile, client)
     mode, network_why = choose_network(profile.docker.network)
     network: NetworkPlacement = Pod(session, plan.images["python"]) if mode == "bridge" else HOST
-    reason = f"{plan.reason}; {network_why}; {configure_ryuk(client)}"
+    reason = f"{plan.reason}; {network_why}; {configure_ryuk(client, profile.docker.ryuk)}"
     run = functools.partial(DockerService, plan=plan, network=network)
     runtime = Runtime(network.bind, lambda kind: OneOff(plan.images[kind], session.id))
     return Placement("docker", run, runtime, network), reason
