@@ -82,7 +82,8 @@ class NginxConfig:
 
 @dataclass(frozen=True)
 class AppConfig:
-    """The app tier; ``command`` empty means the reference service."""
+    """The app tier; ``command`` empty means the reference service. ``sentry_sink`` runs a
+    Sentry-compatible sink next to the apps and sets their ``SENTRY_DSN`` to it."""
 
     command: tuple[str, ...] = ()
     replicas: int = 2
@@ -90,6 +91,7 @@ class AppConfig:
     pool_max: int = 20
     pool_min: int = 2
     env: Mapping[str, str] = field(default_factory=dict)
+    sentry_sink: bool = False
     capabilities: tuple[str, ...] = (
         "db", "redis_cache", "locks", "breaker", "graceful_shutdown",
         "health", "metrics", "bank", "static",

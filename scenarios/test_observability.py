@@ -18,7 +18,7 @@ from infratests.checks.history import OpType, Recorder
 from infratests.checks.result import assert_holds
 from infratests.load.workloads.metrics import scrape, value
 from infratests.load.workloads.requests import client_for
-from infratests.stack.sentry_sink import SentrySink
+from infratests.stack.sentry import SentryEvents
 from infratests.stack.topology import Stack
 
 StackFactory = Callable[..., AbstractContextManager[Stack]]
@@ -151,8 +151,8 @@ def _assert_families(replica: httpx.Client) -> None:
 def test_errors_reach_the_tracker_with_the_request_id(stack_factory: StackFactory) -> None:
     """C-OBS-3: an unhandled error reaches a Sentry-compatible sink, tagged with the request id."""
     rid = f"obs3-{uuid.uuid4()}"
-    with SentrySink() as sink, stack_factory({"app.replicas": "1",
-                                                      "app.env.SENTRY_DSN": sink.dsn}) as s:
+    with stack_factory({"app.replicas": "1", "app.sentry_sink": "true"}) as s:
+        sink = SentryEvents(s["sentry"])
         with httpx.Client(base_url=s["app-1"].endpoint.url, timeout=10.0) as app:
             status = app.get("/boom", headers={"X-Request-ID": rid}).status_code
         event = sink.wait_for(lambda item: item.get("tags", {}).get("request_id") == rid, timeout_s=10.0)

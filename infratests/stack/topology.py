@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from infratests.config import Profile
 from infratests.errors import ConfigError, InfratestsError, PortInUse
 from infratests.janitor import Session
-from infratests.stack import app, backends, faultproxy, nginx, pgbouncer, postgres, redis
+from infratests.stack import app, backends, faultproxy, nginx, pgbouncer, postgres, redis, sentry
 from infratests.stack.local import unprivileged_user
 from infratests.stack.ports import LOOPBACK, free_port
 from infratests.stack.service import Endpoint, Service, ServiceSpec
@@ -198,6 +198,8 @@ class Stack:
         for name in [*redis.lock_node_names(profile), redis.CACHE_NODE]:
             self._add(redis.redis_spec(profile, name, free_port(), self._workdir(name), runtime=runtime))
         self._add(app.dependency_spec(free_port(), self._workdir("dependency"), runtime=runtime))
+        if profile.app.sentry_sink:
+            self._add(sentry.sentry_spec(free_port(), self._workdir(sentry.SENTRY), runtime=runtime))
         for name in app.replica_names(profile):
             self._add(app.app_spec(profile, name, free_port(), self._app_links(), self._workdir(name), runtime=runtime))
         upstreams = [self.link("nginx", name) for name in app.replica_names(profile)]
@@ -219,5 +221,6 @@ class Stack:
             "REDIS_LOCK_URLS": ",".join(f"redis://{node.address}/0" for node in locks),
             "DEPENDENCY_URL": f"http://{self.link('app', 'dependency').address}",
             app.HEALTH_SECRET_ENV: self.health_secret,
+            **({"SENTRY_DSN": self[sentry.SENTRY].endpoint.url} if sentry.SENTRY in self.services else {}),
             **({"INTERNAL_PEERS": ",".join(peers)} if (peers := self.placement.network.internal_peers()) else {}),
         }

@@ -35,7 +35,7 @@ OFFICIAL_IMAGES: Mapping[str, str] = {
     "python": f"python:{_PY}-slim-bookworm",
     "faultproxy": "ghcr.io/shopify/toxiproxy:2.9.0",
 }
-PYTHON_KINDS = frozenset({"app", "dependency", "faultproxy"})
+PYTHON_KINDS = frozenset({"app", "dependency", "faultproxy", "sentry"})
 _LOCAL_PYTHON = "3.11"  # Debian bookworm's python3
 
 
