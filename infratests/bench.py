@@ -1,6 +1,6 @@
 """``infratests bench WHAT``: benchmarks whose figures are ratios within one run, printed as JSON.
 
-- startup: stack ready times over three cold starts (warm Postgres template).
+- startup: stack ready times over three cold starts (warm Postgres template) on the chosen backend.
 - proxy: pgbench / redis-benchmark direct vs our fault proxy vs haproxy.
 - checks: each history checker over 1M operations.
 - load: wrk vs our Locust runner on nginx's own ``/nginx-health`` (plain HTTP).
@@ -18,21 +18,26 @@ from infratests.janitor import open_session
 __all__ = ["run"]
 
 
-def run(what: str, profile: Profile, seconds: float) -> dict[str, Any]:
-    runners = {"startup": _startup, "proxy": _proxy, "checks": _checks, "load": _load}
-    if what not in runners:
-        raise ConfigError(f"bench {what!r}: choose one of {', '.join(runners)}", what)
+def run(what: str, profile: Profile, seconds: float, backend: str = "local") -> dict[str, Any]:
+    """Benchmark ``what``; only ``startup`` runs on another backend than ``local``."""
+    runners = {"proxy": _proxy, "checks": _checks, "load": _load}
+    if what not in (*runners, "startup"):
+        raise ConfigError(f"bench {what!r}: choose one of startup, {', '.join(runners)}", what)
+    if what == "startup":
+        return _startup(profile, backend)
+    if backend != "local":
+        raise ConfigError(f"bench {what} measures local processes: drop --backend {backend}", "backend")
     return runners[what](profile, seconds)
 
 
-def _startup(profile: Profile, _seconds: float) -> dict[str, Any]:
+def _startup(profile: Profile, backend: str) -> dict[str, Any]:
     from infratests.stack.topology import Stack
 
     runs = []
     for _ in range(3):
         session = open_session()
         try:
-            with Stack(profile, session) as stack:
+            with Stack(profile, session, backend) as stack:
                 runs.append(dict(stack.ready_times))
         finally:
             session.close()

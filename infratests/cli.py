@@ -169,7 +169,7 @@ def _capacity(args: argparse.Namespace, rest: list[str]) -> int:
 def _bench(args: argparse.Namespace, _rest: list[str]) -> int:
     from infratests import bench
 
-    result = bench.run(args.what, _profile(args), args.seconds)
+    result = bench.run(args.what, _profile(args), args.seconds, args.backend)
     print(json.dumps(result, indent=2))
     return 0
 
