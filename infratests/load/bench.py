@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,10 @@ def bench_load(url: str, duration_s: float = 5.0, connections: int = 10, threads
     users = users or connections
     spec = LoadSpec("fixed_get", f"{parts.scheme}://{parts.netloc}", users=users, duration_s=duration_s,
                     workers=workers, env={"INFRATESTS_PATH": path})
-    result = run_load(spec, workdir)
+    if workdir is None:  # only the rates are kept: Locust's files go with their temporary directory
+        with tempfile.TemporaryDirectory(prefix="infratests-locust-") as scratch:
+            result = run_load(spec, Path(scratch))
+    else:
+        result = run_load(spec, workdir)
     return BenchResult(url, duration_s, connections, wrk_rps, result.rps, users, workers,
                        result.peak_cpu_cores)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,13 @@ def test_bench_wrk_against_locust(target: str, tmp_path: Path) -> None:
     result = bench_load(f"{target}/fast", duration_s=2, connections=2, workdir=tmp_path)
     assert result.wrk_rps > 0 and result.locust_rps > 0
     assert math.isfinite(result.ratio) and result.to_dict()["ratio"] == result.ratio
+
+
+def test_bench_without_a_workdir_leaves_no_temporary_directory(target: str) -> None:
+    scratch = Path(tempfile.gettempdir())
+    before = set(scratch.glob("infratests-locust-*"))
+    assert bench_load(f"{target}/fast", duration_s=1, connections=1).locust_rps > 0
+    assert set(scratch.glob("infratests-locust-*")) == before
 
 
 def test_run_command_prints_the_result_as_json(target: str, tmp_path: Path,
