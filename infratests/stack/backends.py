@@ -15,16 +15,18 @@ import logging
 import sys
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from infratests.config import Profile
 from infratests.errors import ConfigError
 from infratests.janitor import Session
 from infratests.stack.local import LocalProcess
+from infratests.stack.ports import LOOPBACK
 from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Service, ServiceSpec
 
-__all__ = ["CHOICES", "Backend", "Placement", "resolve"]
+__all__ = ["CHOICES", "HOST_NETWORK", "Backend", "HostNetwork", "Network", "Placement", "resolve"]
 
 Backend = Callable[[ServiceSpec, Session, str | None, float], Service]
 CHOICES = ("local", "docker", "auto")
@@ -43,17 +45,24 @@ class Network(Protocol):
     def down(self) -> None: ...
 
 
-class _NoNetwork:
-    is_up = False
+class HostNetwork:
+    """The host's own network (local processes, or containers with ``network_mode=host``):
+    servers bind 127.0.0.1, there is nothing to make or remove."""
+
+    mode, bind, is_up = "host", LOOPBACK, False
+    proc_net: Path | None = Path("/proc/net")
 
     def internal_peers(self) -> tuple[str, ...]:
         return ()  # requests come from the host's own loopback
 
     def up(self, ports: Collection[int]) -> None:
-        """Local processes share the host's network: nothing to make."""
+        """The host's namespace exists: nothing to make."""
 
     def down(self) -> None:
         """Nothing to remove."""
+
+
+HOST_NETWORK = HostNetwork()
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,7 @@ class Placement:
     name: str
     run: Backend
     runtime: Runtime = ON_HOST
-    network: Network = _NoNetwork()
+    network: Network = HOST_NETWORK
 
 
 def resolve(name: str, profile: Profile, session: Session) -> Placement:

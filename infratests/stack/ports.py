@@ -82,7 +82,7 @@ def _claim(claims: Path, port: int) -> bool:
         holder = path.read_text()
     except FileNotFoundError:
         holder = ""
-    if holder and holder != me and process_identity(int(holder.split()[0])) == holder:
+    if holder != me and _alive(holder):
         return False
     path.write_text(me)
     return True
@@ -96,12 +96,19 @@ def reap_dead_claims(root: Path) -> None:
     with _claims(directory):
         for path in directory.iterdir():
             try:
-                holder = path.read_text() if path.name != "lock" else ""
-                if holder and process_identity(int(holder.split()[0])) != holder:
+                if path.name != "lock" and not _alive(path.read_text()):
                     path.unlink()
-            except (OSError, ValueError):
+            except OSError:  # taken over or released meanwhile
                 continue
         _remove_if_unclaimed(directory)
+
+
+def _alive(holder: str) -> bool:
+    """Does the process a claim names (``"pid start-ticks"``) still run?"""
+    try:
+        return process_identity(int(holder.split()[0])) == holder
+    except (ValueError, IndexError):  # empty or torn: nobody holds it
+        return False
 
 
 def _remove_if_unclaimed(directory: Path) -> None:

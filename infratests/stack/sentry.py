@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from infratests.errors import InfratestsError
 from infratests.stack.ports import LOOPBACK
@@ -47,7 +48,7 @@ class SentryEvents:
     def __init__(self, sink: Service) -> None:
         if "events" not in sink.endpoint.extra:
             raise InfratestsError(f"{sink.name} is not a Sentry sink of the stack", sink.name)
-        self._path = Path(sink.endpoint.extra["events"].removeprefix("file://"))
+        self._path = Path(unquote(urlsplit(sink.endpoint.extra["events"]).path))
 
     def items(self) -> list[Item]:
         try:

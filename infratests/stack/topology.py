@@ -192,6 +192,7 @@ class Stack:
     def _build(self) -> None:
         profile = self.profile
         runtime = self.placement.runtime
+        peers = self.placement.network.internal_peers()
         self._add(postgres.postgres_spec(profile, free_port(), self._user, self._workdir("postgres"), runtime=runtime))
         self._add(pgbouncer.pgbouncer_spec(profile, free_port(), self.link("pgbouncer", "postgres"),
                                            self._workdir("pgbouncer"), runtime=runtime))
@@ -201,16 +202,17 @@ class Stack:
         if profile.app.sentry_sink:
             self._add(sentry.sentry_spec(free_port(), self._workdir(sentry.SENTRY), runtime=runtime))
         for name in app.replica_names(profile):
-            self._add(app.app_spec(profile, name, free_port(), self._app_links(), self._workdir(name), runtime=runtime))
+            self._add(app.app_spec(profile, name, free_port(), self._app_links(peers), self._workdir(name),
+                                   runtime=runtime))
         upstreams = [self.link("nginx", name) for name in app.replica_names(profile)]
         self._add(nginx.nginx_spec(profile, free_port(), free_port(), upstreams, self.tls,
                                    self._workdir("nginx"), runtime=runtime,
-                                   internal_peers=self.placement.network.internal_peers()))
+                                   internal_peers=peers))
         if self._listen:
             proxies = {name: (listen, self.services[name].endpoint) for name, listen in self._listen.items()}
             self._add(faultproxy.faultproxy_spec(free_port(), proxies, self._workdir("faultproxy"), runtime=runtime))
 
-    def _app_links(self) -> Mapping[str, str]:
+    def _app_links(self, internal_peers: tuple[str, ...]) -> Mapping[str, str]:
         pg = self.profile.postgres
         bouncer = self.link("app", "pgbouncer")
         locks = [self.link("app", name) for name in redis.lock_node_names(self.profile)]
@@ -222,5 +224,5 @@ class Stack:
             "DEPENDENCY_URL": f"http://{self.link('app', 'dependency').address}",
             app.HEALTH_SECRET_ENV: self.health_secret,
             **({"SENTRY_DSN": self[sentry.SENTRY].endpoint.url} if sentry.SENTRY in self.services else {}),
-            **({"INTERNAL_PEERS": ",".join(peers)} if (peers := self.placement.network.internal_peers()) else {}),
+            **({"INTERNAL_PEERS": ",".join(internal_peers)} if internal_peers else {}),
         }

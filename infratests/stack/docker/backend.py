@@ -19,9 +19,7 @@ from typing import Any, Self
 from testcontainers.core.container import DockerContainer
 
 from infratests.janitor import Session
-from infratests.stack.docker.calls import DOCKER_ERRORS as _DOCKER_ERRORS
-from infratests.stack.docker.calls import container_user
-from infratests.stack.docker.calls import quietly as _quietly
+from infratests.stack.docker.calls import DOCKER_ERRORS, container_user, quietly
 from infratests.stack.docker.network import HOST, NetworkPlacement
 from infratests.stack.docker.plan import ImagePlan
 from infratests.stack.docker.reaper import SERVICE_LABEL, SESSION_LABEL
@@ -87,16 +85,16 @@ class DockerService(WorkdirService):
         container = self.container
         if graceful and self.is_running():
             self.resume()
-            _quietly(container.stop, timeout=max(1, int(timeout)))
+            quietly(container.stop, timeout=max(1, int(timeout)))
         self._save_logs()
-        _quietly(container.remove, force=True, v=True)
+        quietly(container.remove, force=True, v=True)
         self._container = None
 
     def kill(self) -> None:
         """Crash: SIGKILL to every process of the container."""
         if self.is_running():
-            _quietly(self.container.kill)
-            _quietly(self.container.wait, timeout=10)
+            quietly(self.container.kill)
+            quietly(self.container.wait, timeout=10)
 
     def pause(self) -> None:
         """Freeze every process (cgroup freezer); connections stay open, nothing answers."""
@@ -115,7 +113,7 @@ class DockerService(WorkdirService):
         self.container.kill(signal="SIGTERM")
         try:
             return int(self.container.wait(timeout=timeout)["StatusCode"])
-        except _DOCKER_ERRORS:  # the wait timed out: still running
+        except DOCKER_ERRORS:  # the wait timed out: still running
             return None
 
     def restart(self, down_for: float = 0.0) -> Self:
@@ -136,7 +134,7 @@ class DockerService(WorkdirService):
             return ""
         try:
             return str(self.container.logs(tail=lines).decode(errors="replace"))
-        except _DOCKER_ERRORS as error:  # the daemon may be gone; logs are best effort
+        except DOCKER_ERRORS as error:  # the daemon may be gone; logs are best effort
             return f"(no logs: {error})"
 
     def _build(self) -> DockerContainer:
@@ -158,7 +156,7 @@ class DockerService(WorkdirService):
             return "absent"
         try:
             self.container.reload()
-        except _DOCKER_ERRORS:  # removed behind our back (janitor, docker rm)
+        except DOCKER_ERRORS:  # removed behind our back (janitor, docker rm)
             return "absent"
         return str(self.container.status)
 
@@ -172,7 +170,7 @@ class DockerService(WorkdirService):
             return  # the server wrote service.log itself
         try:
             self.log_path.write_bytes(self.container.logs())
-        except _DOCKER_ERRORS:  # logs are best effort at teardown
+        except DOCKER_ERRORS:  # logs are best effort at teardown
             pass
 
     def _port_taken(self) -> bool:

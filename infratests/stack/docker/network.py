@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from infratests.errors import ConfigError
 from infratests.janitor import Session
+from infratests.stack.backends import HOST_NETWORK, Network
 from infratests.stack.docker.calls import quietly
 from infratests.stack.docker.reaper import SESSION_LABEL
 from infratests.stack.ports import LOOPBACK
@@ -36,8 +37,9 @@ __all__ = ["ANY_ADDRESS", "HOST", "NetworkPlacement", "Pod", "bridge_available",
 ANY_ADDRESS = "0.0.0.0"
 
 
-class NetworkPlacement(Protocol):
-    """How a group of containers is networked: set up before the first starts, removed after the last."""
+class NetworkPlacement(Network, Protocol):
+    """How a group of containers is networked: set up before the first starts, removed after the last;
+    ``internal_peers`` are where the host's requests to a published port come from."""
 
     @property
     def mode(self) -> str:
@@ -51,33 +53,8 @@ class NetworkPlacement(Protocol):
     def proc_net(self) -> Path | None:
         """The /proc ``net`` directory of the containers' namespace (None when unreadable)."""
 
-    @property
-    def is_up(self) -> bool:
-        """Made and still there (its ports are then published and answer)."""
 
-    def internal_peers(self) -> tuple[str, ...]:
-        """Where the host's requests to a published port come from, as the servers see them."""
-
-    def up(self, ports: Collection[int]) -> None: ...
-
-    def down(self) -> None: ...
-
-
-class _HostNetwork:
-    mode, bind, is_up = "host", LOOPBACK, False
-    proc_net: Path | None = Path("/proc/net")
-
-    def internal_peers(self) -> tuple[str, ...]:
-        return ()  # the host's own loopback
-
-    def up(self, ports: Collection[int]) -> None:
-        """Nothing to make: the host's namespace exists."""
-
-    def down(self) -> None:
-        """Nothing to remove."""
-
-
-HOST: NetworkPlacement = _HostNetwork()
+HOST: NetworkPlacement = HOST_NETWORK
 
 
 class Pod:
