@@ -31,7 +31,6 @@ __all__ = ["LOOPBACK", "free_port", "reap_dead_claims"]
 
 LOOPBACK = "127.0.0.1"
 _LOWEST = 15000
-_given: set[int] = set()
 _claimed: dict[Path, set[int]] = {}  # claims directory -> ports this process claimed there
 _lock = threading.Lock()
 
@@ -42,8 +41,8 @@ def free_port() -> int:
     with _lock, _claims() as claims:
         for _attempt in range(1000):
             port = random.randrange(_LOWEST, ceiling)
-            if port not in _given and _bindable(port) and _claim(claims, port):
-                _given.add(port)
+            given = any(port in ports for ports in _claimed.values())
+            if not given and _bindable(port) and _claim(claims, port):
                 _claimed.setdefault(claims, set()).add(port)
                 return port
     raise OSError(f"no free port in {_LOWEST}..{ceiling - 1} on {LOOPBACK}")

@@ -15,7 +15,6 @@ from infratests.stack import ports
 @pytest.fixture
 def claims(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("INFRATESTS_RUNDIR", str(tmp_path))
-    monkeypatch.setattr(ports, "_given", set())
     monkeypatch.setattr(ports, "_claimed", {})
     monkeypatch.setattr(ports, "_LOWEST", 20000)
     monkeypatch.setattr(ports, "_ephemeral_start", lambda: 20002)  # two candidates: 20000, 20001
