@@ -13,9 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from infratests.errors import ConfigError, ServiceError
+from infratests.resources import locustfiles_dir
 
 __all__ = [
-    "LOCUSTFILES_DIR",
     "check_positive",
     "check_user_classes",
     "declared_classes",
@@ -24,20 +24,17 @@ __all__ = [
     "resolve_locustfile",
 ]
 
-#: The suite's locustfiles (``locustfiles/`` next to the package in a source checkout).
-LOCUSTFILES_DIR = Path(__file__).resolve().parents[2] / "locustfiles"
-
-
 def resolve_locustfile(name: str | Path) -> Path:
-    """A path as given, or a bare name (``api_mix`` / ``api_mix.py``) in :data:`LOCUSTFILES_DIR`."""
+    """A path as given, or a bare name (``api_mix`` / ``api_mix.py``) among the built-in locustfiles."""
+    builtin = locustfiles_dir()
     candidates = [Path(name)]
     if not Path(name).is_absolute() and len(Path(name).parts) == 1:
         stem = str(name).removesuffix(".py")
-        candidates.append(LOCUSTFILES_DIR / f"{stem}.py")
+        candidates.append(builtin / f"{stem}.py")
     for path in candidates:
         if path.is_file() and path.suffix == ".py":
             return path.resolve()
-    known = sorted(p.stem for p in LOCUSTFILES_DIR.glob("[!_]*.py"))
+    known = sorted(p.stem for p in builtin.glob("[!_]*.py"))
     raise ConfigError(f"unknown locustfile {str(name)!r}: no such .py file "
                       f"(built-in locustfiles: {', '.join(known) or 'none'})", name)
 

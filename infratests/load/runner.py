@@ -33,6 +33,7 @@ from infratests.load.history import history_files, read_rows
 from infratests.load.procs import LocustProcesses
 from infratests.load.result import LoadResult, cpu_cores
 from infratests.load.stats import stats_from_locust_json, stats_from_rows
+from infratests.resources import locustfiles_dir
 
 __all__ = ["LoadSpec", "LocustRun", "run_load"]
 
@@ -101,7 +102,8 @@ class LocustRun:
         """``on_spawn(pgid)`` is called for each Locust process group (e.g. ``session.record_group``)."""
         self.spec = spec
         self._on_spawn = on_spawn
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="infratests-locust-"))
+        # absolute: Locust runs in its own working directory
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="infratests-locust-")).resolve()
         self.history_path = self.workdir / "history.jsonl"
         self._stats_base = self.workdir / "stats"
         self._procs: LocustProcesses | None = None
@@ -187,7 +189,7 @@ class LocustRun:
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)  # carries INFRATESTS_SESSION, the janitor's marker
-        path = [str(preflight.LOCUSTFILES_DIR), env.get("PYTHONPATH", "")]
+        path = [str(locustfiles_dir()), env.get("PYTHONPATH", "")]
         env.update(PYTHONPATH=os.pathsep.join(p for p in path if p),
                    INFRATESTS_HISTORY=str(self.history_path), PYTHONUNBUFFERED="1")
         for key in ("INFRATESTS_RATE_PER_USER", "INFRATESTS_CA_FILE"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from infratests.load.preflight import LOCUSTFILES_DIR
+from infratests.resources import locustfiles_dir
 
 
 def test_importing_the_load_package_does_not_import_locust_or_gevent() -> None:
@@ -18,10 +18,10 @@ def test_importing_the_load_package_does_not_import_locust_or_gevent() -> None:
 
 
 def test_builtin_locustfiles_load_and_list_their_users() -> None:
-    files = sorted(p for p in LOCUSTFILES_DIR.glob("[!_]*.py"))
+    files = sorted(p for p in locustfiles_dir().glob("[!_]*.py"))
     done = subprocess.run([sys.executable, "-m", "locust", "-f", ",".join(map(str, files)), "--list"],
-                          capture_output=True, text=True, timeout=120, cwd=LOCUSTFILES_DIR, check=False,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(LOCUSTFILES_DIR)},
+                          capture_output=True, text=True, timeout=120, cwd=locustfiles_dir(), check=False,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(locustfiles_dir())},
                           start_new_session=True)
     assert done.returncode == 0, done.stderr[-2000:]
     for user in ("ApiUser", "HealthUser", "SlowUser", "TransferUser", "JobUser", "FixedGetUser"):
