@@ -1,4 +1,4 @@
-"""The ``infratests`` command: up, down, doctor, gate, bench, capacity, images.
+"""The ``infratests`` command: init, up, down, doctor, gate, bench, capacity, images.
 
 Bad input (profile, arguments) is reported in one line naming the fix, exit
 status 2, before anything starts.
@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from infratests.config import Profile, find_profile_file, load_profile
+from infratests.config import Profile, find_profile_file, load_profile, parse_overrides
 from infratests.errors import InfratestsError
+from infratests.target import missing_profile_hint, target_line
 
 __all__ = ["main"]
 
@@ -25,18 +25,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if rest and args.command not in ("gate", "capacity"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    # SIGTERM (CI cancelling a job, a process manager) tears down like Ctrl-C: every command that
+    # starts something stops it on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return int(args.run(args, rest))
     except InfratestsError as error:
-        print(f"infratests: {error}", file=sys.stderr)
+        _say_error(error)
         return 2
     except KeyboardInterrupt:
         return 130
 
 
+def _say_error(error: InfratestsError) -> None:
+    """One line naming what to fix; a service's last log lines, if it had any, indented below it."""
+    first, _, details = str(error).partition("\n")
+    print(f"infratests: {first}", file=sys.stderr)
+    for line in details.splitlines()[-12:]:
+        print(f"  | {line}", file=sys.stderr)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infratests", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help="write infratests.toml, a GitHub Actions workflow and an "
+                                             "example test here (never overwrites)")
+    init.set_defaults(run=_init)
 
     up = commands.add_parser("up", help="start the stack, print its endpoints, wait for Ctrl-C")
     _profile_options(up)
@@ -53,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor.set_defaults(run=_doctor)
 
     gate = commands.add_parser("gate", help="run the gate-marked scenarios (extra args go to pytest)")
+    _profile_options(gate)
     gate.set_defaults(run=_gate)
 
     bench = commands.add_parser("bench", help="benchmarks that print JSON")
@@ -86,10 +102,23 @@ def _profile_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _profile(args: argparse.Namespace) -> Profile:
-    from infratests.plugin import parse_overrides
-
+    """The invoking folder's profile (or ``--profile``), with ``--set`` on top; says what is tested."""
     path = args.profile or find_profile_file(Path.cwd())
-    return load_profile(path, parse_overrides(args.overrides))
+    profile = load_profile(path, parse_overrides(args.overrides))
+    print(target_line(profile, args.backend), file=sys.stderr, flush=True)
+    hint = missing_profile_hint(Path.cwd()) if path is None else None
+    if hint:
+        print(hint, file=sys.stderr, flush=True)
+    return profile
+
+
+def _init(_args: argparse.Namespace, _rest: list[str]) -> int:
+    from infratests.scaffold import write_starter
+
+    for written in write_starter(Path.cwd()):
+        print(f"infratests init: {written}")
+    print("infratests init: set app.command in infratests.toml, then run `infratests gate`")
+    return 0
 
 
 def _up(args: argparse.Namespace, _rest: list[str]) -> int:
@@ -108,7 +137,6 @@ def _up(args: argparse.Namespace, _rest: list[str]) -> int:
             print(json.dumps({"session": session.id, "ca": str(stack.tls.ca),
                               "endpoints": endpoints}, indent=2), flush=True)
             print("infratests: stack up; Ctrl-C stops it", file=sys.stderr, flush=True)
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
             while True:
                 signal.pause()
     except KeyboardInterrupt:
@@ -135,11 +163,44 @@ def _doctor(args: argparse.Namespace, _rest: list[str]) -> int:
     return 1 if problems else 0
 
 
-def _gate(_args: argparse.Namespace, rest: list[str]) -> int:
-    """``pytest -m gate`` over ``scenarios/`` unless the arguments name test paths themselves."""
-    named = any(Path(arg.split("::")[0]).exists() for arg in rest if not arg.startswith("-"))
-    default = [] if named or not Path("scenarios").is_dir() else ["scenarios"]
-    return subprocess.call([sys.executable, "-m", "pytest", "-m", "gate", *default, *rest])
+def _gate(args: argparse.Namespace, rest: list[str]) -> int:
+    """``pytest -m gate`` over the installed scenarios (unless the arguments name test paths), in this
+    process: Ctrl-C and SIGTERM reach pytest, which tears the stack down before exiting."""
+    import pytest
+
+    from infratests.resources import gate_ini, scenarios_dir
+
+    load_profile(args.profile, parse_overrides(args.overrides))  # bad input: one line, before pytest
+    options = [f"--infratests-backend={args.backend}",
+               *([f"--infratests-profile={args.profile.resolve()}"] if args.profile else []),
+               *(f"--infratests-set={pair}" for pair in args.overrides)]
+    paths = [] if names_test_paths(rest) else [str(scenarios_dir())]
+    code = pytest.main(["-c", str(gate_ini()), "--rootdir", str(Path.cwd()), "-m", "gate",
+                        *options, *paths, *rest])
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print(f"infratests gate: no gate scenario collected from {' '.join(paths) or 'the paths given'}",
+              file=sys.stderr)
+    return 130 if code == pytest.ExitCode.INTERRUPTED else int(code)
+
+
+# pytest options whose value is the next argument (so it is not taken for a test path).
+_VALUE_OPTIONS = {
+    "-k", "-m", "-p", "-o", "-c", "-n", "--override-ini", "--junitxml", "--junit-xml", "--deselect",
+    "--ignore", "--ignore-glob", "--rootdir", "--basetemp", "--tb", "--maxfail", "--durations",
+    "--timeout", "--confcutdir", "--log-file", "--report-log", "--dist", "--infratests-profile",
+    "--infratests-set", "--infratests-backend",
+}
+
+
+def names_test_paths(arguments: Sequence[str]) -> bool:
+    """Whether pytest ``arguments`` name test files or node ids (not an option's value)."""
+    previous = ""
+    for argument in arguments:
+        if not argument.startswith("-") and previous not in _VALUE_OPTIONS \
+                and Path(argument.split("::")[0]).exists():
+            return True
+        previous = argument
+    return False
 
 
 # Load comes from one address: per-client rate limits would measure the limiter, and the

@@ -34,6 +34,8 @@ __all__ = [
     "Profile",
     "load_profile",
     "find_profile_file",
+    "parse_overrides",
+    "PROFILE_FILE",
 ]
 
 
@@ -82,12 +84,15 @@ class NginxConfig:
 
 @dataclass(frozen=True)
 class AppConfig:
-    """The app tier; ``command`` empty means the reference service. ``sentry_sink`` runs a
-    Sentry-compatible sink next to the apps and sets their ``SENTRY_DSN`` to it."""
+    """The app tier; ``command`` empty means the reference service. It runs in ``cwd`` (default:
+    the profile's folder) as the invoking user, or as ``run_as`` when the suite runs as root.
+    ``sentry_sink`` runs a Sentry-compatible sink next to the apps and sets their ``SENTRY_DSN``."""
 
     command: tuple[str, ...] = ()
     replicas: int = 2
     ready_path: str = "/health"
+    run_as: str = ""
+    cwd: Path | None = None
     pool_max: int = 20
     pool_min: int = 2
     env: Mapping[str, str] = field(default_factory=dict)
@@ -161,13 +166,27 @@ class Profile:
     binaries: BinariesConfig = field(default_factory=BinariesConfig)
     docker: DockerConfig = field(default_factory=DockerConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
-    source: str = "built-in defaults"
+    # Set by load_profile, not keys: the profile file (None: defaults only), the keys the command
+    # line set, and the folder where relative paths start.
+    path: Path | None = None
+    overridden: tuple[str, ...] = ()
+    folder: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
         _check_values(self)
 
+    @property
+    def source(self) -> str:
+        """Where the values come from, for messages: the file, and whether the command line changed it."""
+        return (str(self.path) if self.path else "built-in defaults") + (
+            " + command-line overrides" if self.overridden else "")
+
     def app_command(self) -> tuple[str, ...]:
         return self.app.command or (sys.executable, "-m", "infratests.refapp")
+
+    def app_cwd(self) -> Path:
+        """Where the app command runs: ``app.cwd``, else the profile's folder."""
+        return self.app.cwd or self.folder
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -215,33 +234,50 @@ def _check_values(profile: Profile) -> None:
                               "fix the path (relative paths start at the profile's folder)", template)
 
 
-def find_profile_file(rootdir: Path) -> Path | None:
-    """``infratests.toml`` in rootdir, else a pyproject.toml that has ``[tool.infratests]``."""
-    own = rootdir / "infratests.toml"
-    if own.is_file():
-        return own
-    pyproject = rootdir / "pyproject.toml"
-    if pyproject.is_file() and "infratests" in _read_toml(pyproject).get("tool", {}):
-        return pyproject
+PROFILE_FILE = "infratests.toml"
+
+
+def find_profile_file(folder: Path) -> Path | None:
+    """The profile of the folder a command runs in: ``infratests.toml``, else a pyproject.toml with
+    ``[tool.infratests]``, in ``folder`` or the nearest parent that has one, up to the repository's
+    root (a folder with ``.git``). Never the folder where the suite itself is installed."""
+    for candidate in (folder.resolve(), *folder.resolve().parents):
+        own = candidate / PROFILE_FILE
+        if own.is_file():
+            return own
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and "infratests" in _read_toml(pyproject).get("tool", {}):
+            return pyproject
+        if (candidate / ".git").exists():
+            return None
     return None
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """``["a.b=1"]`` -> ``{"a.b": "1"}``; a pair without ``=`` is a usage error."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: write KEY=VALUE, e.g. app.replicas=3", pair)
+        overrides[key.strip()] = value.strip()
+    return overrides
 
 
 def load_profile(path: Path | None = None, overrides: Mapping[str, str] | None = None) -> Profile:
     """Build the profile from defaults, then ``path``, then ``overrides`` (``a.b`` -> raw value)."""
     raw: dict[str, Any] = {}
-    source = "built-in defaults"
     if path is not None:
         if not path.is_file():
-            raise ConfigError(f"profile file {path} does not exist: fix --infratests-profile", path)
+            raise ConfigError(f"profile file {path} does not exist: fix the path given to --profile "
+                              "(--infratests-profile under pytest)", path)
+        path = path.resolve()
         data = _read_toml(path)
         raw = data.get("tool", {}).get("infratests", {}) if path.name == "pyproject.toml" else data
-        source = str(path)
     for dotted, text in (overrides or {}).items():
         _set_dotted(raw, dotted, _parse_scalar(text))
-    if overrides:
-        source += " + command-line overrides"
     base = path.parent if path is not None else Path.cwd()
-    return _build(Profile, {**raw, "source": source}, "", base)
+    return _build(Profile, raw, "", base, path=path, overridden=tuple(overrides or ()), folder=base)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -268,9 +304,10 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node[key] = value
 
 
-def _build(cls: type, raw: Mapping[str, Any], prefix: str, base: Path) -> Any:
+def _build(cls: type, raw: Mapping[str, Any], prefix: str, base: Path, **fixed: Any) -> Any:
+    """``cls`` from the profile's ``raw`` table; ``fixed`` fields are the loader's, never keys."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cls)} - set(fixed)
     for key in raw:
         if key not in names:
             close = difflib.get_close_matches(key, sorted(names), n=1)
@@ -278,7 +315,7 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str, base: Path) -> Any:
             raise ConfigError(f"unknown key {prefix}{key}: {hint}", f"{prefix}{key}")
     values = {key: _convert(hints[key], value, f"{prefix}{key}", base) for key, value in raw.items()}
     try:
-        return cls(**values)
+        return cls(**values, **fixed)
     except TypeError as error:
         raise ConfigError(f"{prefix or 'profile'}: {error}", prefix) from None
 

@@ -12,18 +12,19 @@ import os
 import shutil
 import signal
 from collections.abc import Callable, Generator, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infratests.config import Profile, find_profile_file, load_profile
-from infratests.errors import ConfigError
+from infratests.config import Profile, find_profile_file, load_profile, parse_overrides
+from infratests.errors import ConfigError, InfratestsError
 from infratests.janitor import Session, open_session
 from infratests.stack.service import Service
 from infratests.stack.topology import Stack
+from infratests.target import missing_profile_hint, target_line
 
 __all__ = ["MARKERS"]
 
@@ -35,6 +36,7 @@ MARKERS = {
     "slow": "takes more than ~10 s",
 }
 _stack_key = pytest.StashKey[Stack]()
+_profile_key = pytest.StashKey[tuple["ProfileSource", Profile]]()
 _kept_key = pytest.StashKey[bool]()
 _private_stacks = itertools.count(1)  # session-wide: each private stack gets a directory of its own
 
@@ -60,17 +62,34 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     # SIGTERM (CI cancelling a job) tears down like Ctrl-C instead of orphaning servers.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:  # a bad profile or --infratests-set is one usage error, not a traceback per test
+        source = _profile_source(config)
+        config.stash[_profile_key] = (source, source.load())
+    except ConfigError as error:
+        raise pytest.UsageError(f"infratests: {error}") from None
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, str]:
-    """``["a.b=1"]`` -> ``{"a.b": "1"}``; a pair without ``=`` is a usage error."""
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--infratests-set {pair!r}: write KEY=VALUE, e.g. app.replicas=3", pair)
-        overrides[key.strip()] = value.strip()
-    return overrides
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Which app, profile and backend this run tests (and a hint when a profile seems missing)."""
+    source, profile = config.stash[_profile_key]
+    lines = [target_line(profile, config.getoption("infratests_backend"))]
+    hint = missing_profile_hint(config.invocation_params.dir) if source.path is None else None
+    return lines + ([hint] if hint else [])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``-q`` hides the report header; what is under test is said all the same."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and session.config.get_verbosity() < 0:
+        for line in pytest_report_header(session.config):
+            reporter.write_line(line)
+
+
+def _profile_source(config: pytest.Config) -> ProfileSource:
+    option = config.getoption("infratests_profile")
+    folder = config.invocation_params.dir
+    path = (folder / option) if option else find_profile_file(folder)
+    return ProfileSource(path, parse_overrides(config.getoption("infratests_set")))
 
 
 @dataclass(frozen=True)
@@ -90,15 +109,14 @@ class ProfileSource:
 
 @pytest.fixture(scope="session")
 def infratests_profile_source(pytestconfig: pytest.Config) -> ProfileSource:
-    option = pytestconfig.getoption("infratests_profile")
-    path = Path(option) if option else find_profile_file(pytestconfig.rootpath)
-    return ProfileSource(path, parse_overrides(pytestconfig.getoption("infratests_set")))
+    """The profile file of the folder pytest ran in (or ``--infratests-profile``) and the overrides."""
+    return pytestconfig.stash[_profile_key][0]
 
 
 @pytest.fixture(scope="session")
-def infratests_profile(infratests_profile_source: ProfileSource) -> Profile:
+def infratests_profile(pytestconfig: pytest.Config) -> Profile:
     """The validated profile: CLI overrides over the profile file over defaults."""
-    return infratests_profile_source.load()
+    return pytestconfig.stash[_profile_key][1]
 
 
 @pytest.fixture(scope="session")
@@ -114,11 +132,12 @@ def infratests_session(request: pytest.FixtureRequest) -> Iterator[Session]:
 def stack(request: pytest.FixtureRequest, infratests_profile: Profile,
           infratests_session: Session) -> Iterator[Stack]:
     """The shared stack (nginx -> apps -> PgBouncer -> Postgres, Redis nodes, fault proxy)."""
-    running = Stack(infratests_profile, infratests_session, request.config.getoption("infratests_backend"))
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"infratests: shared stack on the {running.backend} backend ({infratests_profile.source})")
-    with running:
+    with ExitStack() as started:
+        try:
+            running = started.enter_context(Stack(infratests_profile, infratests_session,
+                                                  request.config.getoption("infratests_backend")))
+        except InfratestsError as error:  # no test can run: say why once, not once per test
+            pytest.exit(f"infratests: the shared stack did not start: {error}", returncode=2)
         request.config.stash[_stack_key] = running
         yield running
         if request.config.getoption("infratests_keep") and request.session.testsfailed:

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from infratests.config import find_profile_file, load_profile
+from infratests.config import find_profile_file, load_profile, parse_overrides
 from infratests.errors import ConfigError
-from infratests.plugin import parse_overrides
 
 
 def test_defaults_are_the_claims_numbers() -> None:

@@ -1,0 +1,75 @@
+"""Ctrl-C and SIGTERM stop what a command started before it exits (no wait for the next janitor)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from infratests.janitor import session_processes
+
+
+def _sessions(root: Path) -> list[str]:
+    return [entry.name for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith(".")] \
+        if root.is_dir() else []
+
+
+def _interrupt_after(command: list[str], started: str, signum: int, cwd: Path, root: Path,
+                     timeout_s: float = 120.0) -> tuple[int, str, list[str]]:
+    """Run ``command``; once a line containing ``started`` appears, send ``signum``.
+
+    Its exit code, its output and the sessions it had open in ``root`` when it was signalled.
+    """
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if started in line:
+                seen.set()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert seen.wait(timeout_s), f"never saw {started!r}:\n{''.join(lines)[-3000:]}"
+        sessions = _sessions(root)
+        proc.send_signal(signum)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(10)
+    return code, "".join(lines), sessions
+
+
+def _assert_nothing_left(root: Path, sessions: list[str], output: str) -> None:
+    assert sessions, f"the run had no session open when it was signalled:\n{output[-2000:]}"
+    assert _sessions(root) == [], f"left behind: {_sessions(root)}\n{output[-2000:]}"
+    alive = {session: session_processes(session) for session in sessions}
+    assert not any(alive.values()), f"processes of the interrupted run are still alive: {alive}"
+
+
+def test_sigint_during_gate_tears_the_stack_down(private_root: Path, tmp_path: Path) -> None:
+    code, output, sessions = _interrupt_after(
+        [sys.executable, "-m", "infratests.cli", "gate", "-v"], "PASSED", signal.SIGINT, tmp_path, private_root)
+    assert code == 130, output[-3000:]
+    _assert_nothing_left(private_root, sessions, output)
+    down = subprocess.run([sys.executable, "-m", "infratests.cli", "down"], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert json.loads(down.stdout) == {"reaped_sessions": []}
+
+
+def test_sigterm_during_capacity_tears_the_stack_down(private_root: Path, tmp_path: Path) -> None:
+    started = time.monotonic()
+    code, output, sessions = _interrupt_after(
+        [sys.executable, "-m", "infratests.cli", "capacity", "--start-users", "2", "--max-users", "64",
+         "--step-seconds", "5", "--out", "report"], "step 1/", signal.SIGTERM, tmp_path, private_root)
+    assert code == 130, output[-3000:]
+    assert time.monotonic() - started < 90
+    _assert_nothing_left(private_root, sessions, output)
