@@ -43,6 +43,7 @@ def diagnose(profile: Profile) -> Iterator[Check]:
         found = shutil.which(tool, path=f"/usr/sbin:/usr/bin:{_postgres_bindir(profile)}")
         yield Check(tool, bool(found), found or f"missing (benchmarks only): {_APT} {package}", False)
     yield _user_check(profile)
+    yield _app_check(profile)
     yield _runtime_check()
     for module in ("psycopg", "psycopg_pool", "redis", "httpx", "toxiproxy", "locust", "testcontainers"):
         importable = importlib.util.find_spec(module) is not None
@@ -73,6 +74,17 @@ def _user_check(profile: Profile) -> Check:
     except InfratestsError as error:
         return Check("unprivileged user", False, str(error))
     return Check("unprivileged user", True, f"servers run as {user or 'the current user'}")
+
+
+def _app_check(profile: Profile) -> Check:
+    from infratests.stack.app import check_app_command
+
+    try:
+        check_app_command(profile)
+    except InfratestsError as error:
+        return Check("app command", False, str(error))
+    command = " ".join(profile.app_command()) if profile.app.command else "the reference app"
+    return Check("app command", True, f"{command} in {profile.app_cwd()}")
 
 
 def _runtime_check() -> Check:

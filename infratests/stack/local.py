@@ -55,7 +55,7 @@ class LocalProcess(WorkdirService):
     def _launch(self) -> None:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                self.spec.argv, cwd=self.workdir, stdin=subprocess.DEVNULL,
+                self.spec.argv, cwd=self.spec.cwd or self.workdir, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env={**os.environ, **self.spec.env, **self._session.child_env()},
                 user=self._user,
@@ -65,11 +65,14 @@ class LocalProcess(WorkdirService):
     def wait_ready(self, timeout: float | None = None) -> Self:
         self.ready_after = wait_until_ready(
             self.name, self.spec.probe, timeout or self._timeout, self.spec.transient,
-            self.is_running, self.logs)
+            self.is_running, self.logs, self.spec.ready_hint, self._exit_code)
         return self
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def _exit_code(self) -> int | None:
+        return self._process.poll() if self._process else None
 
     def stop(self, graceful: bool = True, timeout: float = 10.0) -> None:
         """Graceful: the server's own stop signal, SIGKILL after ``timeout``. Idempotent."""

@@ -20,8 +20,14 @@ __all__ = ["wait_until_ready", "tcp_probe", "http_probe", "sql_probe", "redis_pr
 
 def wait_until_ready(name: str, probe: Probe, timeout: float,
                      transient: tuple[type[BaseException], ...],
-                     alive: Callable[[], bool], logs: Callable[[], str]) -> float:
-    """Poll ``probe`` until it passes; return the seconds waited."""
+                     alive: Callable[[], bool], logs: Callable[[], str], hint: str = "",
+                     exit_code: Callable[[], int | None] = lambda: None) -> float:
+    """Poll ``probe`` until it passes; return the seconds waited.
+
+    The error's first line says what was awaited (``hint``: the probe and the keys that set it)
+    and how the process ended; the service's last log lines follow.
+    """
+    what = f" ({hint})" if hint else ""
     started = time.monotonic()
     delay = 0.005
     last: BaseException | None = None
@@ -32,11 +38,13 @@ def wait_until_ready(name: str, probe: Probe, timeout: float,
         except transient as error:
             last = error
         if not alive():
-            raise ServiceError(f"{name} exited before it was ready ({last!r}); "
+            code = exit_code()
+            ended = f"exited with code {code}" if code is not None else "exited"
+            raise ServiceError(f"{name} {ended} before it was ready{what}; last probe error {last!r}; "
                                f"last log lines:\n{logs()}", name)
         if time.monotonic() - started > timeout:
-            raise ReadinessTimeout(f"{name} not ready after {timeout:.1f} s ({last!r}); "
-                                   f"last log lines:\n{logs()}", name)
+            raise ReadinessTimeout(f"{name} not ready after {timeout:.1f} s (startup_timeout_s){what}; "
+                                   f"last probe error {last!r}; last log lines:\n{logs()}", name)
         time.sleep(delay)
         delay = min(delay * 1.5, 0.05)
 

@@ -43,8 +43,13 @@ class ServiceSpec:
 
     ``files`` are rendered into the service's working directory before start
     (relative path -> content); ``prepare`` runs once before the first start
-    (e.g. copy a cached Postgres data directory); ``probe_factory`` builds the
-    readiness probe; ``stop_signal`` is the server's own graceful-stop signal.
+    (e.g. copy a cached Postgres data directory); ``probe`` is the readiness
+    probe and ``ready_hint`` says what it waits for and which keys set it (for a
+    service that never becomes ready); ``stop_signal`` is the server's own
+    graceful-stop signal. A service runs as the stack's unprivileged server user
+    when the suite runs as root, unless ``privileged_ok`` (our own Python services:
+    the invoking user) or ``user`` (a user of its own) says otherwise; in ``cwd``,
+    else in its working directory.
     """
 
     name: str
@@ -57,6 +62,9 @@ class ServiceSpec:
     prepare: Callable[[Path], None] | None = None
     stop_signal: int = 15
     privileged_ok: bool = False
+    user: str | None = None
+    cwd: Path | None = None
+    ready_hint: str = ""
     transient: tuple[type[BaseException], ...] = (OSError,)
 
 

@@ -192,6 +192,8 @@ class Stack:
     def _build(self) -> None:
         profile = self.profile
         runtime = self.placement.runtime
+        if runtime.on_host:
+            app.check_app_command(profile)
         peers = self.placement.network.internal_peers()
         self._add(postgres.postgres_spec(profile, free_port(), self._user, self._workdir("postgres"), runtime=runtime))
         self._add(pgbouncer.pgbouncer_spec(profile, free_port(), self.link("pgbouncer", "postgres"),

@@ -32,7 +32,7 @@ class WorkdirService:
         self.workdir = session.service_dir(spec.name)
         self.ready_after: float | None = None
         self._session = session
-        self._user = None if spec.privileged_ok else user
+        self._user = spec.user or (None if spec.privileged_ok else user)
         self._timeout = startup_timeout
         self._prepared = False
 

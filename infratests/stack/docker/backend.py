@@ -149,7 +149,7 @@ class DockerService(WorkdirService):
             network_mode=self.network.mode, entrypoint=entrypoint, user=container_user(self._user), init=True,
             labels={SESSION_LABEL: self._session.id, SERVICE_LABEL: self.name},
             stop_signal=signal.Signals(self.spec.stop_signal).name, shm_size="256m",
-            working_dir=str(self.workdir))
+            working_dir=str(self.spec.cwd or self.workdir))
 
     def _status(self) -> str:
         if self._container is None:

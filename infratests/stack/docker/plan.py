@@ -84,6 +84,8 @@ class ImagePlan:
             return self._toxiproxy(spec, shared)
         if spec.argv[0] == sys.executable:
             return self._python(spec, shared)
+        if spec.kind == "app":
+            return self._users_app(spec, shared)
         image = self.images.get(spec.kind) or self.images.get("python" if spec.kind in PYTHON_KINDS else "")
         if not image:
             raise ConfigError(f"docker.image.{spec.kind}: no image for service kind {spec.kind!r}; "
@@ -106,6 +108,15 @@ class ImagePlan:
         return Launch(self.images["python"], ("python3",), spec.argv[1:],
                       env={"PYTHONPATH": ":".join(roots)},
                       mounts=shared + tuple((root, root, "ro") for root in roots))
+
+    def _users_app(self, spec: ServiceSpec, shared: tuple[tuple[str, str, str], ...]) -> Launch:
+        """A team's own app: its image (``docker.image.app``) with its folder mounted at the same path."""
+        image = self.images.get("app")
+        if not image:
+            raise ConfigError("docker.image.app: name the image your app runs in, e.g. "
+                              'image = { app = "node:20-bookworm" } under [docker]', "docker.image.app")
+        folder = ((str(spec.cwd), str(spec.cwd), "rw"),) if spec.cwd else ()
+        return Launch(image, (spec.argv[0],), spec.argv[1:], mounts=shared + folder)
 
     def _toxiproxy(self, spec: ServiceSpec, shared: tuple[tuple[str, str, str], ...]) -> Launch:
         # Our proxy takes the same options as toxiproxy-server (host, port, config file).
