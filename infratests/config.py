@@ -31,6 +31,10 @@ __all__ = [
     "BinariesConfig",
     "DockerConfig",
     "BackupConfig",
+    "PromisesConfig",
+    "APP_PROMISES",
+    "REFAPP_PROMISE_ENV",
+    "CAPABILITIES",
     "Profile",
     "load_profile",
     "find_profile_file",
@@ -93,14 +97,56 @@ class AppConfig:
     ready_path: str = "/health"
     run_as: str = ""
     cwd: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    promise_env: Mapping[str, str] = field(default_factory=dict)
+    sentry_sink: bool = False
+    capabilities: tuple[str, ...] = ()
+
+
+#: What an app may implement (docs/app-contract.md, part 2); the reference app implements them all.
+CAPABILITIES = ("health", "health_details", "health_rate_limit", "graceful_shutdown", "metrics",
+                "request_ids", "error_tracking", "db", "bank", "redis_cache", "locks", "breaker",
+                "static", "websocket")
+
+
+@dataclass(frozen=True)
+class PromisesConfig:
+    """What the team promises (docs/app-contract.md, part 3), the numbers of claims.md by default.
+
+    Scenarios judge the stack against these; the app-side ones (:data:`APP_PROMISES`) also reach
+    the app through the environment, under the names of ``app.promise_env``."""
+
     pool_max: int = 20
     pool_min: int = 2
-    env: Mapping[str, str] = field(default_factory=dict)
-    sentry_sink: bool = False
-    capabilities: tuple[str, ...] = (
-        "db", "redis_cache", "locks", "breaker", "graceful_shutdown",
-        "health", "metrics", "bank", "static",
-    )
+    acquire_timeout_ms: int = 5000
+    pool_idle_timeout_ms: int = 10000
+    pool_max_lifetime_s: int = 3600
+    statement_timeout_ms: int = 30000
+    isolation: str = "read_committed"
+    breaker_threshold: int = 3
+    breaker_reset_ms: int = 30000
+    breaker_call_timeout_ms: int = 1000
+    retry_attempts: int = 2
+    drain_delay_ms: int = 5000
+    kill_timeout_ms: int = 30000
+    lock_ttl_ms: int = 10000
+    health_rate_per_min: int = 30
+    cache_ttl_s: int = 300
+
+
+#: Promises an app receives (through ``app.promise_env``).
+APP_PROMISES = tuple(item.name for item in dataclasses.fields(PromisesConfig))
+#: The reference app's own variable for each app-side promise.
+REFAPP_PROMISE_ENV: Mapping[str, str] = {
+    "pool_max": "REFAPP_POOL_MAX", "pool_min": "REFAPP_POOL_MIN",
+    "acquire_timeout_ms": "REFAPP_POOL_TIMEOUT_MS", "pool_idle_timeout_ms": "REFAPP_POOL_MAX_IDLE_MS",
+    "pool_max_lifetime_s": "REFAPP_POOL_MAX_LIFETIME_S", "statement_timeout_ms": "REFAPP_STATEMENT_TIMEOUT_MS",
+    "isolation": "REFAPP_ISOLATION", "breaker_threshold": "REFAPP_BREAKER_THRESHOLD",
+    "breaker_reset_ms": "REFAPP_BREAKER_RESET_MS", "breaker_call_timeout_ms": "REFAPP_BREAKER_CALL_TIMEOUT_MS",
+    "retry_attempts": "REFAPP_RETRY_ATTEMPTS", "drain_delay_ms": "REFAPP_DRAIN_DELAY_MS",
+    "kill_timeout_ms": "REFAPP_KILL_TIMEOUT_MS", "lock_ttl_ms": "REFAPP_LOCK_TTL_MS",
+    "health_rate_per_min": "REFAPP_HEALTH_RATE_PER_MIN", "cache_ttl_s": "REFAPP_CACHE_TTL",
+}
 
 
 @dataclass(frozen=True)
@@ -166,6 +212,7 @@ class Profile:
     binaries: BinariesConfig = field(default_factory=BinariesConfig)
     docker: DockerConfig = field(default_factory=DockerConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
+    promises: PromisesConfig = field(default_factory=PromisesConfig)
     # Set by load_profile, not keys: the profile file (None: defaults only), the keys the command
     # line set, and the folder where relative paths start.
     path: Path | None = None
@@ -184,6 +231,25 @@ class Profile:
     def app_command(self) -> tuple[str, ...]:
         return self.app.command or (sys.executable, "-m", "infratests.refapp")
 
+    def capabilities(self) -> tuple[str, ...]:
+        """What the app implements: the profile's list, or every capability for the reference app."""
+        return self.app.capabilities if self.app.command else CAPABILITIES
+
+    def promise_env(self) -> Mapping[str, str]:
+        """Promise -> the app's variable: ``app.promise_env``, or the reference app's names."""
+        return self.app.promise_env if self.app.command else REFAPP_PROMISE_ENV
+
+    def shortened(self, promises: Mapping[str, object]) -> dict[str, str]:
+        """``promises.*`` overrides for the ones a scenario shortens to run in seconds: an app-side
+        promise only when the app receives it (else the app would not know, and the scenario keeps
+        the profile's value)."""
+        return {f"promises.{key}": str(value) for key, value in promises.items()
+                if key not in APP_PROMISES or key in self.promise_env()}
+
+    def promises_for_app(self) -> dict[str, str]:
+        """The app-side promises as the app's environment variables."""
+        return {variable: str(getattr(self.promises, promise)) for promise, variable in self.promise_env().items()}
+
     def app_cwd(self) -> Path:
         """Where the app command runs: ``app.cwd``, else the profile's folder."""
         return self.app.cwd or self.folder
@@ -196,6 +262,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "docker.network": ("auto", "bridge", "host"),
     "docker.ryuk": ("auto", "on", "off"),
     "backup.format": ("custom", "plain-gzip"),
+    "promises.isolation": ("read_committed", "serializable"),
     "redis.maxmemory_policy": (
         "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
         "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
@@ -203,8 +270,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 _POSITIVE = (
     "postgres.max_connections", "pgbouncer.default_pool_size", "pgbouncer.max_client_conn",
-    "redis.lock_nodes", "nginx.keepalive", "app.replicas", "app.pool_max", "startup_timeout_s",
-    "backup.retention",
+    "redis.lock_nodes", "nginx.keepalive", "app.replicas", "promises.pool_max", "startup_timeout_s",
+    "backup.retention", "promises.acquire_timeout_ms", "promises.kill_timeout_ms",
 )
 
 
@@ -224,9 +291,10 @@ def _check_values(profile: Profile) -> None:
         if _lookup(profile, key) <= 0:
             raise ConfigError(f"{key} = {_lookup(profile, key)!r} ({profile.source}): "
                               "must be greater than 0", key)
-    if profile.app.pool_min > profile.app.pool_max:
-        raise ConfigError(f"app.pool_min ({profile.app.pool_min}) > app.pool_max "
-                          f"({profile.app.pool_max}) ({profile.source}): lower pool_min", "app.pool_min")
+    if profile.promises.pool_min > profile.promises.pool_max:
+        raise ConfigError(f"promises.pool_min ({profile.promises.pool_min}) > promises.pool_max "
+                          f"({profile.promises.pool_max}) ({profile.source}): lower pool_min", "promises.pool_min")
+    _check_app_keys(profile)
     for section in (profile.postgres, profile.pgbouncer, profile.redis, profile.nginx):
         template = section.template
         if template is not None and not template.is_file():
@@ -235,6 +303,17 @@ def _check_values(profile: Profile) -> None:
 
 
 PROFILE_FILE = "infratests.toml"
+
+
+def _check_app_keys(profile: Profile) -> None:
+    unknown = [name for name in profile.app.capabilities if name not in CAPABILITIES]
+    if unknown:
+        raise ConfigError(f"app.capabilities: unknown capability {unknown[0]!r} ({profile.source}); "
+                          f"known: {', '.join(CAPABILITIES)} (docs/app-contract.md)", "app.capabilities")
+    strange = [name for name in profile.app.promise_env if name not in APP_PROMISES]
+    if strange:
+        raise ConfigError(f"app.promise_env: {strange[0]!r} is not an app-side promise ({profile.source}); "
+                          f"those are {', '.join(APP_PROMISES)}", "app.promise_env")
 
 
 def find_profile_file(folder: Path) -> Path | None:

@@ -14,7 +14,7 @@ def test_defaults_are_the_claims_numbers() -> None:
     profile = load_profile()
     assert profile.pgbouncer.pool_mode == "transaction"
     assert (profile.pgbouncer.default_pool_size, profile.pgbouncer.max_client_conn) == (30, 1000)
-    assert (profile.app.pool_max, profile.app.pool_min, profile.app.replicas) == (20, 2, 2)
+    assert (profile.promises.pool_max, profile.promises.pool_min, profile.app.replicas) == (20, 2, 2)
     assert (profile.redis.lock_nodes, profile.redis.appendfsync) == (3, "everysec")
     assert (profile.redis.maxmemory, profile.redis.maxmemory_policy) == ("512mb", "allkeys-lru")
     assert (profile.nginx.rate_auth_rps, profile.nginx.rate_webhook_rps, profile.nginx.rate_api_rps) == (10, 50, 100)
@@ -43,7 +43,9 @@ def test_pyproject_section_is_found(tmp_path: Path) -> None:
     ("[redis]\nappendonly = 'yes'\n", "redis.appendonly = 'yes' has the wrong type: write true or false"),
     ("[pgbouncer]\npool_mode = 'txn'\n", "pgbouncer.pool_mode = 'txn'"),
     ("[app]\nreplicas = 0\n", "app.replicas = 0"),
-    ("[app]\npool_min = 30\n", "app.pool_min (30) > app.pool_max (20)"),
+    ("[promises]\npool_min = 30\n", "promises.pool_min (30) > promises.pool_max (20)"),
+    ("[app]\ncommand = ['x']\ncapabilities = ['dbs']\n", "app.capabilities: unknown capability 'dbs'"),
+    ("[app]\npromise_env = { pool_size = 'X' }\n", "app.promise_env: 'pool_size' is not an app-side promise"),
     ("[nginx]\ntemplate = 'missing.j2'\n", "missing.j2 does not exist"),
     ("postgres = 3\n", "postgres must be a table"),
     ("[app\n", "is not valid TOML"),

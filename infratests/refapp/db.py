@@ -48,7 +48,7 @@ def open_pool(settings: Settings) -> AsyncConnectionPool:
         min_size=settings.pool_min,
         max_size=settings.pool_max,
         timeout=settings.pool_timeout_ms / 1000,
-        max_idle=settings.pool_max_idle_s,
+        max_idle=settings.pool_max_idle_ms / 1000,
         max_lifetime=settings.pool_max_lifetime_s,
         # REFAPP_POOL_CHECK=off (C-POOL-5 mutant): dead connections are handed out unchecked.
         check=_stale_check(holder) if settings.pool_check else None,

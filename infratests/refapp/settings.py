@@ -48,7 +48,7 @@ class Settings:
     pool_min: int = _env("REFAPP_POOL_MIN", 2, "count")
     pool_max: int = _env("REFAPP_POOL_MAX", 20, "positive")
     pool_timeout_ms: int = _env("REFAPP_POOL_TIMEOUT_MS", 5000, "positive")
-    pool_max_idle_s: int = _env("REFAPP_POOL_MAX_IDLE_S", 10, "positive")
+    pool_max_idle_ms: int = _env("REFAPP_POOL_MAX_IDLE_MS", 10000, "positive")
     pool_max_lifetime_s: int = _env("REFAPP_POOL_MAX_LIFETIME_S", 3600, "positive")
     pool_open_timeout_ms: int = _env("REFAPP_POOL_OPEN_TIMEOUT_MS", 10000, "positive")
     pool_warn_ratio: float = _env("REFAPP_POOL_WARN_RATIO", 0.8, "ratio")

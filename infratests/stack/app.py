@@ -2,7 +2,8 @@
 
 Each replica gets the app contract's environment (docs/app-contract.md):
 HOST, PORT, INSTANCE, DATABASE_URL (through PgBouncer), REDIS_URL,
-REDIS_LOCK_URLS, DEPENDENCY_URL, HEALTH_SECRET. Readiness is an HTTP GET of
+REDIS_LOCK_URLS, DEPENDENCY_URL, HEALTH_SECRET, the app-side promises under
+the app's own names, then ``app.env`` (which wins). Readiness is an HTTP GET of
 the profile's ``app.ready_path``. Apps run as the invoking user (their
 interpreter may live in a home directory others cannot enter) in the
 profile's folder, unless ``app.run_as`` / ``app.cwd`` say otherwise; before
@@ -40,11 +41,8 @@ def app_spec(profile: Profile, name: str, port: int, links: Mapping[str, str],
              workdir: Path, runtime: Runtime = ON_HOST) -> ServiceSpec:
     """One replica on ``runtime.bind``:``port``; ``links`` holds the contract's URL variables, already wired
     through proxies."""
-    env = {
-        "HOST": runtime.bind, "PORT": str(port), "INSTANCE": name,
-        "REFAPP_POOL_MAX": str(profile.app.pool_max), "REFAPP_POOL_MIN": str(profile.app.pool_min),
-        **links, **profile.app.env,
-    }
+    env = {"HOST": runtime.bind, "PORT": str(port), "INSTANCE": name,
+           **profile.promises_for_app(), **links, **profile.app.env}
     base = f"http://{LOOPBACK}:{port}"
     return ServiceSpec(
         name=name, kind="app", argv=profile.app_command(),

@@ -18,11 +18,11 @@ from infratests.refapp.settings import Settings, SettingsError, load_settings
 
 def test_defaults_are_the_claimed_numbers():
     s = load_settings({})
-    assert (s.pool_max, s.pool_min, s.pool_timeout_ms, s.pool_max_idle_s, s.pool_max_lifetime_s) == (
+    assert (s.pool_max, s.pool_min, s.pool_timeout_ms, s.pool_max_idle_ms, s.pool_max_lifetime_s) == (
         20,
         2,
         5000,
-        10,
+        10000,
         3600,
     )
     assert (s.statement_timeout_ms, s.breaker_threshold, s.breaker_reset_ms, s.breaker_call_timeout_ms) == (
