@@ -1,4 +1,7 @@
-"""A Sentry-compatible sink process: accepts sentry-sdk envelopes and appends them to a file (C-OBS-3).
+"""A Sentry-compatible sink process: accepts SDK envelopes and appends them to a file (C-OBS-3).
+
+Envelopes arrive as the SDKs send them: with Content-Length or chunked (the
+JavaScript SDK), plain or gzip/deflate/brotli-encoded.
 
 ``python -m infratests.stack.sentry_sink --host H --port P --events FILE`` runs
 as a stack service (``app.sentry_sink = true``: it must share the apps'
@@ -50,13 +53,30 @@ def _decode(body: bytes, encoding: str) -> bytes:
     return body
 
 
+def _body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The request body, sent with Content-Length (Python SDK) or chunked (JavaScript SDK)."""
+    if "chunked" not in handler.headers.get("transfer-encoding", "").lower():
+        return handler.rfile.read(int(handler.headers.get("content-length", 0)))
+    chunks: list[bytes] = []
+    while True:
+        size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while handler.rfile.readline().strip():  # trailer fields, then the empty line
+                pass
+            return b"".join(chunks)
+        chunks.append(handler.rfile.read(size))
+        handler.rfile.readline()  # the CRLF after each chunk
+
+
 def _handler(store: Callable[[bytes], None]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' transports expect
+
         def do_POST(self) -> None:  # noqa: N802 - the http.server API
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            store(_decode(body, self.headers.get("content-encoding", "")))
+            store(_decode(_body(self), self.headers.get("content-encoding", "")))
             self.send_response(200)
             self.send_header("content-type", "application/json")
+            self.send_header("content-length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
 
