@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from infratests.config import Profile
 from infratests.stack import backends
 from infratests.stack.local import unprivileged_user
 from infratests.stack.ports import free_port
@@ -37,12 +38,14 @@ def scratch_postgres(stack: Stack) -> Iterator[Service]:
 
 
 @contextmanager
-def scratch_redis(stack: Stack) -> Iterator[Service]:
-    """A new Redis node with ``stack``'s profile (appendonly, appendfsync); stopped on exit."""
+def scratch_redis(stack: Stack, profile: Profile | None = None) -> Iterator[Service]:
+    """A new Redis node with ``stack``'s profile (appendonly, appendfsync, maxmemory...) or a variant of
+    it; stopped on exit."""
+    profile = profile or stack.profile
     name = f"redis-scratch-{os.getpid()}-{next(_numbers)}"
-    placement = backends.resolve(stack.backend, stack.profile, stack.session)
-    spec = redis_spec(stack.profile, name, free_port(), stack.session.service_dir(name), runtime=placement.runtime)
-    with _running(stack, placement, spec, unprivileged_user(stack.profile.run_as)) as service:
+    placement = backends.resolve(stack.backend, profile, stack.session)
+    spec = redis_spec(profile, name, free_port(), stack.session.service_dir(name), runtime=placement.runtime)
+    with _running(stack, placement, spec, unprivileged_user(profile.run_as)) as service:
         yield service
 
 

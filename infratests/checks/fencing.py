@@ -11,6 +11,7 @@ else the order of their completions in the history.
   accepted for the job (severity = how much lower);
 - ``duplicate-token``: a token accepted from two holders (``holder``, default
   the op's process): tokens must be unique per grant;
+- ``no-token``: a write accepted without a token (nothing could fence it);
 - ``no-writes`` unless ``allow_empty``.
 
 Rejected (``fail``) writes are counted in ``stats["rejected"]``; ``info``
@@ -56,6 +57,10 @@ def _scan(accepted: Iterable[Op]) -> list[Violation]:
     found: list[Violation] = []
     for op in accepted:
         value: Mapping[str, Any] = op.value
+        if value.get("token") is None:
+            found.append(Violation.at("no-token", op, f"job {value.get('job')!r}: a write by "
+                                      f"{_holder(op)!r} was accepted without a fencing token"))
+            continue
         top = highest.get(value.get("job"))
         if top is None or value["token"] > top.value["token"]:
             highest[value.get("job")] = op

@@ -38,6 +38,10 @@ class Network(Protocol):
     @property
     def is_up(self) -> bool: ...
 
+    @property
+    def proc_net(self) -> Path | None:
+        """The /proc ``net`` directory of the services' namespace (None when unreadable)."""
+
     def internal_peers(self) -> tuple[str, ...]: ...
 
     def up(self, ports: Collection[int]) -> None: ...

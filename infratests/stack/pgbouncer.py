@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 
 from infratests.config import Profile
 from infratests.stack.ports import LOOPBACK
@@ -17,7 +18,7 @@ from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Endpoint, Probe, ServiceSpec
 from infratests.stack.templates import render
 
-__all__ = ["pgbouncer_spec", "admin_dsn", "binary"]
+__all__ = ["pgbouncer_spec", "admin_dsn", "binary", "show"]
 
 
 def binary(profile: Profile, runtime: Runtime = ON_HOST) -> Path:
@@ -26,6 +27,18 @@ def binary(profile: Profile, runtime: Runtime = ON_HOST) -> Path:
 
 def admin_dsn(endpoint: Endpoint, profile: Profile) -> str:
     return dsn(endpoint.port, profile.postgres.user, profile.postgres.password, "pgbouncer")
+
+
+def show(endpoint: Endpoint, profile: Profile, what: str) -> list[dict[str, Any]]:
+    """``SHOW <what>`` on the admin console (``CLIENTS``, ``POOLS``, ``CONFIG``...), one dict per row."""
+    import psycopg
+
+    # The console speaks only the simple query protocol: ClientCursor uses it.
+    with psycopg.connect(admin_dsn(endpoint, profile), autocommit=True, cursor_factory=psycopg.ClientCursor,
+                         connect_timeout=5) as console:
+        cursor = console.execute(f"SHOW {what}")
+        names = [column.name for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def pgbouncer_spec(profile: Profile, port: int, server: Endpoint, workdir: Path,

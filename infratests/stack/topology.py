@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
 from infratests.config import Profile
-from infratests.errors import ConfigError, InfratestsError, PortInUse
+from infratests.errors import ConfigError, InfratestsError, PortInUse, UnsupportedOperation
 from infratests.janitor import Session
 from infratests.stack import app, backends, faultproxy, nginx, pgbouncer, postgres, redis, sentry
 from infratests.stack.local import unprivileged_user
@@ -103,6 +103,15 @@ class Stack:
             raise ConfigError("this stack has no fault proxy: set faults.proxy = true", "faults.proxy")
         endpoint = self["faultproxy"].endpoint
         return NetworkFaults(endpoint.host, endpoint.port)
+
+    @property
+    def proc_net(self) -> Path:
+        """The /proc ``net`` directory of the namespace the servers' sockets live in."""
+        table = self.placement.network.proc_net
+        if table is None:
+            raise UnsupportedOperation(f"the {self.backend} backend's network namespace cannot be read here",
+                                       "proc_net")
+        return table
 
     def link(self, client: str, server: str) -> Endpoint:
         """Where ``client`` reaches ``server``: the proxy's listener, or the server itself."""

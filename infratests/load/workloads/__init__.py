@@ -6,8 +6,8 @@ it certainly happened, ``fail`` when it certainly did not (e.g. HTTP 409) and
 ``info`` for anything indeterminate (timeouts, resets, 5xx).
 """
 
-from infratests.load.workloads.bank import BankSpec, BankWorkload
+from infratests.load.workloads.bank import BankSpec, BankWorkload, SqlBankWorkload
 from infratests.load.workloads.sets import PgSetWorkload, RedisSetWorkload, pg_set_read, redis_set_read
 
-__all__ = ["BankSpec", "BankWorkload", "PgSetWorkload", "RedisSetWorkload", "pg_set_read",
+__all__ = ["BankSpec", "BankWorkload", "PgSetWorkload", "RedisSetWorkload", "SqlBankWorkload", "pg_set_read",
            "redis_set_read"]

@@ -1,9 +1,9 @@
 """Lock-protected jobs (C-LOCK-1..5): workers contend for a job through the app; its sections become a history.
 
 Workers call ``POST /jobs/{name}/run`` and record each call as a ``run``
-operation: ``ok`` when granted and completed (200), ``fail`` when the app
-answered that it did not run the job (409 held or lost, 503 no lock majority),
-``info`` when no answer came. The critical sections themselves are read back
+operation: ``ok`` when granted (2xx), ``fail`` when the app answered that it
+did not run the job, or lost its lock during it (the contract's answers:
+:data:`NOT_GRANTED`, :data:`LOST`), ``info`` when no answer came. The critical sections themselves are read back
 from ``GET /jobs/{name}/sections``, timed by Postgres ``clock_timestamp()``,
 and turned by :func:`sections_history` into the ops the mutex checker
 (``f="section"``) and the fencing checker (``f="write"``) take.
@@ -20,10 +20,13 @@ import httpx
 
 from infratests.checks.history import History, Op, OpType, Recorder
 
-__all__ = ["Background", "contend", "run_job", "sections", "sections_history", "until_granted",
-           "wait_for_section"]
+__all__ = ["LOST", "NOT_GRANTED", "Background", "contend", "run_job", "sections", "sections_history",
+           "until_granted", "wait_for_section"]
 
-_DID_NOT_RUN = (409, 503)
+#: The lock was not granted: held by another, or fewer than a majority of nodes answered.
+NOT_GRANTED = frozenset({409, 423, 429, 503})
+#: The lock was lost during the job (an extension failed) and the job stopped.
+LOST = frozenset({409, 410, 500, 503})
 
 
 def run_job(client: httpx.Client, recorder: Recorder, process: int | str, job: str,
@@ -36,8 +39,8 @@ def run_job(client: httpx.Client, recorder: Recorder, process: int | str, job: s
         recorder.record(process, OpType.INFO, "run", {"job": job}, repr(error)[:200], status=0)
         return None
     body = _json(response)
-    kind = OpType.OK if response.status_code == 200 else (
-        OpType.FAIL if response.status_code in _DID_NOT_RUN else OpType.INFO)
+    kind = OpType.OK if 200 <= response.status_code < 300 else (
+        OpType.FAIL if response.status_code in NOT_GRANTED | LOST else OpType.INFO)
     recorder.record(process, kind, "run", {"job": job, "token": body.get("token")},
                     None if kind is OpType.OK else f"HTTP {response.status_code}",
                     status=response.status_code, instance=body.get("instance"),
@@ -53,7 +56,7 @@ def contend(clients: Sequence[httpx.Client], recorder: Recorder, job: str, durat
     def worker(client: httpx.Client, process: str) -> None:
         while time.monotonic() < stop_at:
             answer = run_job(client, recorder, process, job, work_ms)
-            if answer is None or answer.status_code != 200:
+            if answer is None or not 200 <= answer.status_code < 300:
                 time.sleep(pause_s)  # refused: retry soon, but stay under nginx's API rate limit
 
     threads = [threading.Thread(target=worker, args=(client, f"w{i}-{k}"), daemon=True)
@@ -90,7 +93,7 @@ def until_granted(client: httpx.Client, recorder: Recorder, job: str, timeout_s:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         response = run_job(client, recorder, process, job, work_ms)
-        if response is not None and response.status_code == 200:
+        if response is not None and 200 <= response.status_code < 300:
             return response
         time.sleep(0.05)
     return None
@@ -123,14 +126,16 @@ def sections_history(rows: Sequence[Mapping[str, Any]], job: str) -> History:
     not take effect (``fail`` write: rejected by the fence, or never made).
     """
     events: list[Op] = []
-    for row in rows:
-        start, end, accepted = row["start"], row["end"], bool(row["accepted"])
-        value = {"job": job, "token": row["token"], "start": start, "end": end,
-                 "holder": f"{row['instance']}#{row['id']}", "instance": row["instance"]}
+    for index, row in enumerate(rows):
+        start, end, accepted = float(row["start"]), row.get("end"), bool(row.get("accepted"))
+        end = float(end) if end is not None else None
+        ident = row.get("id", index)
+        value = {"job": job, "token": row.get("token"), "start": start, "end": end,
+                 "holder": f"{row.get('instance')}#{ident}", "instance": row.get("instance")}
         done = end if end is not None else start
         ok = accepted and end is not None
         for f in ("section", "write"):
-            process = f"{f}-{row['id']}"
+            process = f"{f}-{ident}"
             events.append(Op(process, OpType.INVOKE, f, value, start, start))
             kind = OpType.OK if ok else (OpType.INFO if f == "section" else OpType.FAIL)
             events.append(Op(process, kind, f, value, done, done,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import ssl
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, Self
@@ -68,16 +68,18 @@ class RequestLoad:
     """``with RequestLoad(url, recorder, ("/api/x",), rate_per_s=40) as load:`` steady load until exit.
 
     ``workers`` threads share the rate; each keeps its own client (its own
-    keep-alive connection) and walks ``paths`` round-robin. Requests are paced
+    keep-alive connection) and walks ``paths`` round-robin, sending ``headers``
+    with every request. Requests are paced
     on a fixed schedule, so a slow answer does not lower the offered rate
     below what the workers can sustain.
     """
 
     def __init__(self, base_url: str, recorder: Recorder, paths: Sequence[str] = ("/api/load",),
                  rate_per_s: float = 40.0, workers: int = 4, ca_file: Path | None = None,
-                 timeout_s: float = 10.0, f: str = "get") -> None:
+                 timeout_s: float = 10.0, f: str = "get", headers: Mapping[str, str] | None = None) -> None:
         self.base_url, self.recorder, self.paths = base_url, recorder, tuple(paths)
         self.rate_per_s, self.workers, self.f = rate_per_s, workers, f
+        self.headers = dict(headers or {})
         self._ca_file, self._timeout_s = ca_file, timeout_s
         self._threads = Threads()
         self._stop = self._threads.stopping
@@ -98,6 +100,6 @@ class RequestLoad:
                 if self._stop.wait(max(0.0, next_at - time.monotonic())):
                     return
                 timed_request(client, self.recorder, f"load-{worker}", self.f,
-                              self.paths[n % len(self.paths)])
+                              self.paths[n % len(self.paths)], headers=self.headers)
                 self.sent += 1
                 next_at += interval
