@@ -11,22 +11,23 @@ import itertools
 import os
 import shutil
 import signal
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
-from infratests.config import Profile, find_profile_file, load_profile, parse_overrides
+from infratests.config import CAPABILITIES, Profile, find_profile_file, load_profile, parse_overrides
 from infratests.errors import ConfigError, InfratestsError
+from infratests.faults.network import NetworkFaults
 from infratests.janitor import Session, open_session
 from infratests.stack.service import Service
 from infratests.stack.topology import Stack
 from infratests.target import missing_profile_hint, target_line
 
-__all__ = ["MARKERS"]
+__all__ = ["MARKERS", "StackFactory", "ProfileSource"]
 
 MARKERS = {
     "gate": "fast, non-destructive scenarios run by `infratests gate` (the CI gate)",
@@ -34,7 +35,15 @@ MARKERS = {
     "load": "drives load with Locust",
     "destructive": "kills or restarts services; uses a stack of its own",
     "slow": "takes more than ~10 s",
+    "needs": "needs(*capabilities): skipped unless the app declares them (docs/app-contract.md, part 2)",
 }
+class StackFactory(Protocol):
+    """The ``stack_factory`` fixture: a private stack as a context manager."""
+
+    def __call__(self, overrides: Mapping[str, str] | None = None, *,
+                 promises: Mapping[str, object] | None = None) -> AbstractContextManager[Stack]: ...
+
+
 _stack_key = pytest.StashKey[Stack]()
 _profile_key = pytest.StashKey[tuple["ProfileSource", Profile]]()
 _kept_key = pytest.StashKey[bool]()
@@ -83,6 +92,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if reporter is not None and session.config.get_verbosity() < 0:
         for line in pytest_report_header(session.config):
             reporter.write_line(line)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A scenario that needs capabilities the app does not declare is skipped, naming them."""
+    declared = config.stash[_profile_key][1].capabilities()
+    for item in items:
+        for marker in item.iter_markers("needs"):
+            unknown = [name for name in marker.args if name not in CAPABILITIES]
+            if unknown:
+                raise pytest.UsageError(f"{item.nodeid}: needs({unknown[0]!r}) is not a capability; "
+                                        f"known: {', '.join(CAPABILITIES)}")
+            missing = [name for name in marker.args if name not in declared]
+            if missing:
+                item.add_marker(pytest.mark.skip(
+                    reason=f"the app does not declare capability {missing[0]!r} (app.capabilities); "
+                           f"see docs/app-contract.md, part 2, `{missing[0]}`"))
+                break
 
 
 def _profile_source(config: pytest.Config) -> ProfileSource:
@@ -146,15 +172,21 @@ def stack(request: pytest.FixtureRequest, infratests_profile: Profile,
 
 @pytest.fixture
 def stack_factory(request: pytest.FixtureRequest, infratests_profile_source: ProfileSource,
-                  infratests_session: Session) -> Callable[..., AbstractContextManager[Stack]]:
+                  infratests_session: Session) -> StackFactory:
     """Start a private stack with scenario settings: ``with stack_factory({"app.replicas": "1"}) as s``.
 
     For destructive scenarios and profile variants; the command line's overrides still win
-    (mutants). Torn down, and its directory removed, at the context's end.
+    (mutants). ``promises={"lock_ttl_ms": 1000}`` shortens promises to run in seconds, each only
+    when the app receives it (``Profile.shortened``). Torn down, and its directory removed, at the
+    context's end.
     """
     @contextmanager
-    def factory(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
-        profile = infratests_profile_source.load(overrides)
+    def factory(overrides: Mapping[str, str] | None = None, *,
+                promises: Mapping[str, object] | None = None) -> Iterator[Stack]:
+        wanted = dict(overrides or {})
+        profile = infratests_profile_source.load(wanted)
+        if promises and (shortened := profile.shortened(promises)):
+            profile = infratests_profile_source.load({**wanted, **shortened})
         private = Session(infratests_session.id, infratests_session.dir / f"s{next(_private_stacks)}")
         private.dir.mkdir(parents=True)
         try:
@@ -230,12 +262,16 @@ def clean_redis(stack: Stack) -> Iterator[None]:
 
 
 @pytest.fixture
-def faults(stack: Stack) -> Iterator[Any]:
-    """The network fault API; every fault is healed after the test, also when it failed."""
+def faults(stack: Stack) -> Iterator[NetworkFaults]:
+    """The network fault API; every fault is healed after the test, also when it failed, and the test
+    ends only once every replica serves again (the next test never meets this one's aftermath)."""
+    from infratests.stack.serving import wait_until_serving
+
     api = stack.faults
     api.heal_all()
     yield api
     api.heal_all()
+    wait_until_serving(stack)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,15 +1,17 @@
 """The circuit breaker around the external dependency (C-CB-1..5).
 
-A private stack with one replica (its breaker state is the only one) and short
-timeouts: the dependency fails through its fault proxy while a caller hits
-``/quote``; the breaker checker simulates the state machine over the calls.
+A private stack with one replica (its breaker state is the only one) and the
+promises shortened where the app receives them (a 1 s reset timeout, a 300 ms
+call timeout, no retries): the dependency fails through its fault proxy while
+a caller hits ``/quote``; the breaker checker simulates the state machine over
+the calls, judged against the promised threshold and reset timeout.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -20,12 +22,10 @@ from infratests.checks.history import OpType, Recorder
 from infratests.checks.result import assert_holds
 from infratests.load.workloads.calls import QuoteCaller, dependency_served
 from infratests.load.workloads.metrics import scrape, value
+from infratests.plugin import StackFactory
 from infratests.stack.topology import Stack
 
-StackFactory = Callable[..., AbstractContextManager[Stack]]
-
-_KNOBS = {"app.replicas": "1", "app.env.REFAPP_BREAKER_RESET_MS": "1000",
-          "app.env.REFAPP_BREAKER_CALL_TIMEOUT_MS": "300", "app.env.REFAPP_RETRY_ATTEMPTS": "1"}
+_SHORT = {"breaker_reset_ms": 1000, "breaker_call_timeout_ms": 300, "retry_attempts": 1}
 _FAULTS = {
     "down": lambda faults: faults.down("dependency"),
     "reset_peer": lambda faults: faults.reset_peer("dependency", after_ms=0),
@@ -36,19 +36,9 @@ _STATE = {"service": "dependency"}
 
 @contextmanager
 def _breaker_stack(stack_factory: StackFactory) -> Iterator[tuple[Stack, httpx.Client]]:
-    with stack_factory(_KNOBS) as s, httpx.Client(base_url=s["app-1"].endpoint.url,
-                                                              timeout=10.0) as app:
+    with stack_factory({"app.replicas": "1"}, promises=_SHORT) as s, \
+            httpx.Client(base_url=s["app-1"].endpoint.url, timeout=10.0) as app:
         yield s, app
-
-
-def _env_ms(s: Stack, name: str, default: int) -> float:
-    return int(s.profile.app.env.get(name, str(default))) / 1000
-
-
-def _threshold(s: Stack) -> int:
-    """The configured failure threshold; a breaker configured never to open is judged against the claim's 3."""
-    raw = s.profile.app.env.get("REFAPP_BREAKER_THRESHOLD", "3")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 3
 
 
 def _wait_closed(recorder: Recorder, healed: float, timeout_s: float) -> bool:
@@ -64,67 +54,70 @@ def _wait_closed(recorder: Recorder, healed: float, timeout_s: float) -> bool:
 
 @pytest.mark.chaos
 @pytest.mark.destructive
+@pytest.mark.needs("breaker")
 @pytest.mark.parametrize("fault", [pytest.param("down", marks=pytest.mark.gate), "reset_peer",
                                    "latency_above_call_timeout"])
 def test_breaker_opens_fails_fast_and_recovers(stack_factory: StackFactory, fault: str) -> None:
-    """C-CB-1..4: opens after the threshold, fails fast while open (app healthy, state metric 1),
-    one trial after the reset timeout, re-opens on failure, closes on success (metric 0)."""
+    """C-CB-1..4: opens after the promised threshold, fails fast while open (app healthy, state
+    metric 1), one trial after the reset timeout, re-opens on failure, closes on success (metric 0)."""
     recorder = Recorder()
     with _breaker_stack(stack_factory) as (s, app):
-        reset = _env_ms(s, "REFAPP_BREAKER_RESET_MS", 30000)
+        reset, metrics = s.profile.promises.breaker_reset_ms / 1000, "metrics" in s.profile.capabilities()
         served_before = dependency_served(s["dependency"].endpoint.url)
         with QuoteCaller(str(app.base_url), recorder, pause_s=0.02):
             time.sleep(0.5)  # the baseline: calls succeed with the dependency up
             began = time.monotonic()
             with _FAULTS[fault](s.faults):
-                open_states, healthy = _observe_while_failing(app, seconds=max(2.0, 2.5 * reset))
+                open_states, healthy = _observe_while_failing(s, app, max(2.0, 2.5 * reset), metrics)
             healed = time.monotonic()
             closed = _wait_closed(recorder, healed, timeout_s=reset + 5.0)
-        closed_state = value(scrape(app), "circuit_breaker_state", _STATE, default=-1)
+        closed_state = value(scrape(app), "circuit_breaker_state", _STATE, default=-1) if metrics else 0
         served = dependency_served(s["dependency"].endpoint.url) - served_before
     history = recorder.history()
-    result = breaker.check(history, faults=[(began, healed)], threshold=_threshold(s),
+    result = breaker.check(history, faults=[(began, healed)], threshold=s.profile.promises.breaker_threshold,
                            reset_timeout=reset, tolerance=0.5, claim="C-CB-1..3")
     assert_holds(result)
-    _assert_open_was_cheap_and_visible(history, began, healed, open_states, healthy, served)
+    _assert_open_was_cheap_and_visible(history, open_states if metrics else {1.0}, healthy, served)
     assert closed and closed_state == 0, (
-        f"C-CB-3/C-CB-4: after healing, closed={closed} and circuit_breaker_state={closed_state} (want 0)")
+        f"C-CB-3/C-CB-4 violated: after healing, closed={closed} and circuit_breaker_state={closed_state} (want 0)")
 
 
-def _observe_while_failing(app: httpx.Client, seconds: float) -> tuple[set[float], list[int]]:
-    """Scrape the state metric and probe the rest of the app while the dependency fails."""
+def _observe_while_failing(s: Stack, app: httpx.Client, seconds: float,
+                           metrics: bool) -> tuple[set[float], list[int]]:
+    """Scrape the state metric (when the app has metrics) and probe the app's ready path while the
+    dependency fails."""
     states: set[float] = set()
     health: list[int] = []
     stop_at = time.monotonic() + seconds
     while time.monotonic() < stop_at:
-        states.add(value(scrape(app), "circuit_breaker_state", _STATE, default=-1))
-        health.append(app.get("/health/ready").status_code)
+        if metrics:
+            states.add(value(scrape(app), "circuit_breaker_state", _STATE, default=-1))
+        health.append(app.get(s.profile.app.ready_path).status_code)
         time.sleep(0.1)
     return states, health
 
 
-def _assert_open_was_cheap_and_visible(history: Any, began: float, healed: float, states: set[float],
-                                       healthy: list[int], served: int) -> None:
+def _assert_open_was_cheap_and_visible(history: Any, states: set[float], healthy: list[int], served: int) -> None:
     pairs = [(inv, comp) for inv, comp in history.pairs() if comp is not None]
     rejected = [comp for inv, comp in pairs if not comp.extra.get("reached_dependency", True)]
     reached = len(pairs) - len(rejected)
     slowest = max((comp.extra["elapsed_s"] for comp in rejected), default=None)
     assert rejected and slowest is not None and slowest < 0.25, (
-        f"C-CB-2: while open, calls must fail fast: {len(rejected)} rejected, slowest {slowest} s")
+        f"C-CB-2 violated: while open, calls must fail fast: {len(rejected)} rejected, slowest {slowest} s")
     assert served <= reached, (
-        f"C-CB-2: the dependency served {served} quotes but only {reached} calls were let through: "
+        f"C-CB-2 violated: the dependency served {served} quotes but only {reached} calls were let through: "
         "calls reached it while the circuit was open")
-    assert set(healthy) == {200}, f"C-CB-2: the rest of the app was not healthy while open: {healthy}"
-    assert 1.0 in states, f"C-CB-4: circuit_breaker_state never read 1 (open) during the outage: {states}"
+    assert set(healthy) == {200}, f"C-CB-2 violated: the rest of the app was not healthy while open: {healthy}"
+    assert 1.0 in states, f"C-CB-4 violated: circuit_breaker_state never read 1 (open) during the outage: {states}"
 
 
 @pytest.mark.chaos
 @pytest.mark.destructive
+@pytest.mark.needs("breaker")
 def test_retries_do_not_amplify_an_outage(stack_factory: StackFactory) -> None:
     """C-CB-5: during an outage the dependency gets fewer requests than clients sent (bounded retries + breaker)."""
     recorder = Recorder()
-    knobs = {"app.replicas": "1", "app.env.REFAPP_BREAKER_RESET_MS": "1000"}
-    with stack_factory(knobs) as s:
+    with stack_factory({"app.replicas": "1"}, promises={"breaker_reset_ms": 1000}) as s:
         dependency = s["dependency"].endpoint.url
         httpx.post(f"{dependency}/control", json={"status": 500}).raise_for_status()
         before = dependency_served(dependency)
@@ -133,5 +126,5 @@ def test_retries_do_not_amplify_an_outage(stack_factory: StackFactory) -> None:
         served = dependency_served(dependency) - before
     sent = sum(1 for op in recorder.history().completions())
     assert sent >= 20 and served <= sent, (
-        f"C-CB-5: during the outage clients sent {sent} requests and the dependency received {served}: "
+        f"C-CB-5 violated: during the outage clients sent {sent} requests and the dependency received {served}: "
         "retries amplified the outage")

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import redis
 
+from infratests.backup.target import scratch_redis
 from infratests.faults.process import skip_unsupported
 from infratests.load.workloads.requests import client_for
 from infratests.load.workloads.stacks import second_app
 from infratests.stack.topology import Stack
-
-StackFactory = Callable[..., AbstractContextManager[Stack]]
 
 
 @pytest.fixture
@@ -27,9 +26,10 @@ def cache_node(stack: Stack) -> Iterator[redis.Redis]:
 
 
 @pytest.mark.gate
+@pytest.mark.needs("redis_cache")
 def test_two_apps_with_different_prefixes_never_see_each_others_keys(stack: Stack,
                                                                     cache_node: redis.Redis) -> None:
-    """C-RD-1: two apps on one Redis, prefixes ``refapp:``-ish and ``other-app:``: no key is shared or visible."""
+    """C-RD-1: two apps on one Redis, the app's own prefix and ``other-app:``: no key is shared or visible."""
     run = uuid.uuid4().hex[:6]
     keys = [f"rd1-{run}-{i}" for i in range(10)]
     with skip_unsupported(), httpx.Client(base_url=stack["app-1"].endpoint.url, timeout=10.0) as first, \
@@ -43,28 +43,35 @@ def test_two_apps_with_different_prefixes_never_see_each_others_keys(stack: Stac
         peeked = [key for key in keys if first.get(f"/cache/other-app:{key}").status_code != 404]
     stored = sorted(k.decode() for k in cache_node.scan_iter(match=f"*rd1-{run}-*", count=1000))
     assert not crossed and not peeked and len(stored) == 2 * len(keys), (
-        f"C-RD-1: apps with different prefixes shared keys: values crossed {crossed[:4]}, "
+        f"C-RD-1 violated: apps with different prefixes shared keys: values crossed {crossed[:4]}, "
         f"first app read the second's keys {peeked[:4]}, Redis holds {len(stored)} keys "
         f"for {2 * len(keys)} writes: {stored[:6]}")
 
 
-@pytest.mark.destructive
-def test_writes_past_maxmemory_evict_instead_of_failing(stack_factory: StackFactory) -> None:
-    """C-RD-2: with a 2 MB maxmemory and allkeys-lru, 6 MB of cache writes all succeed; old keys are evicted."""
+@pytest.mark.gate
+def test_writes_past_maxmemory_evict_instead_of_failing(stack: Stack) -> None:
+    """C-RD-2: a cache node with the profile's eviction policy and a 2 MB maxmemory takes 6.4 MB of
+    writes without one failing; old keys are evicted."""
+    small = dataclasses.replace(stack.profile, redis=dataclasses.replace(stack.profile.redis, maxmemory="2mb"))
     blob = b"x" * 32_000
-    with stack_factory({"app.replicas": "1", "redis.maxmemory": "2mb"}) as s, \
-            httpx.Client(base_url=s["app-1"].endpoint.url, timeout=10.0) as app:
-        codes = [app.put(f"/cache/rd2-{i}", content=blob).status_code for i in range(200)]
-        node = redis.Redis.from_url(s["redis-cache"].endpoint.url, socket_timeout=5.0)
-        evicted = int(node.info("stats")["evicted_keys"])
-        node.close()
-    failed = [(i, code) for i, code in enumerate(codes) if code >= 300]
+    failed: list[tuple[int, str]] = []
+    with scratch_redis(stack, small) as node:
+        client = redis.Redis.from_url(node.endpoint.url, socket_timeout=5.0)
+        for i in range(200):
+            try:
+                client.set(f"rd2-{i}", blob, ex=300)
+            except redis.ResponseError as error:
+                failed.append((i, str(error)))
+        evicted = int(client.info("stats")["evicted_keys"])
+        client.close()
     assert not failed and evicted > 0, (
-        f"C-RD-2: writing 6.4 MB into a 2 MB cache: {len(failed)} writes failed (first {failed[:5]}), "
+        f"C-RD-2 violated: writing 6.4 MB into a 2 MB cache (maxmemory-policy "
+        f"{stack.profile.redis.maxmemory_policy}): {len(failed)} writes failed (first {failed[:2]}), "
         f"{evicted} keys evicted; writes past maxmemory must evict, not fail")
 
 
 @pytest.mark.gate
+@pytest.mark.needs("redis_cache")
 def test_every_cache_key_the_app_writes_has_a_ttl(stack: Stack, clean_redis: None,
                                                   cache_node: redis.Redis) -> None:
     """C-RD-3: after cache traffic through nginx, a SCAN + TTL audit of the cache node finds no key without a TTL."""
@@ -75,4 +82,4 @@ def test_every_cache_key_the_app_writes_has_a_ttl(stack: Stack, clean_redis: Non
     audit = {key.decode(): cache_node.ttl(key) for key in cache_node.scan_iter(count=1000)}
     forever = sorted(key for key, ttl in audit.items() if ttl < 0)
     assert len(audit) >= 30 and not forever, (
-        f"C-RD-3: {len(forever)} of {len(audit)} cache keys have no TTL: {forever[:8]}")
+        f"C-RD-3 violated: {len(forever)} of {len(audit)} cache keys have no TTL: {forever[:8]}")

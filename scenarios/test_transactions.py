@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -20,16 +21,15 @@ from infratests.checks.result import CheckResult, Violation, assert_holds, make_
 from infratests.load import LoadSpec, LocustRun
 from infratests.load.workloads import BankSpec, BankWorkload
 from infratests.load.workloads.sets import LEDGER, ORDERS, pg_add_once, pg_set_read, pg_set_tables, pg_torn_pairs
-from infratests.stack.pgbouncer import admin_dsn
+from infratests.plugin import StackFactory
+from infratests.stack.pgbouncer import show
 from infratests.stack.postgres import dsn as make_dsn
 from infratests.stack.topology import Stack
-
-StackFactory = Callable[..., AbstractContextManager[Stack]]
 
 # _RESET_NOTE: reset_peer drops a connection's data until its timer fires; healing cancels the timer,
 # leaving connections that silently lost bytes mid-stream (no real TCP does that): Postgres then
 # waits forever inside a transaction holding row locks. after_ms=0 resets at once.
-BIG = 2**62  # two of these overflow bigint on the credit, after the debit ran
+BALANCE = 10**12  # large, and still far below 2^53 (JavaScript numbers)
 
 
 def _balances(https: httpx.Client) -> dict[str, int]:
@@ -39,15 +39,16 @@ def _balances(https: httpx.Client) -> dict[str, int]:
 
 
 @pytest.mark.gate
+@pytest.mark.needs("bank")
 def test_transfer_commits_both_rows_or_neither(https: httpx.Client) -> None:
     """C-TX-1: a transfer commits debit and credit together; when the credit fails after the debit
-    ran (bigint overflow), the debit is rolled back too."""
-    https.post("/accounts/seed", json={"accounts": 2, "balance": BIG}).raise_for_status()
+    ran (the contract's ``fail_after_debit``), the debit is rolled back too."""
+    https.post("/accounts/seed", json={"accounts": 2, "balance": BALANCE}).raise_for_status()
     moved = https.post("/transfers", json={"from": 0, "to": 1, "amount": 5})
     committed = _balances(https)
-    broken = https.post("/transfers", json={"from": 0, "to": 1, "amount": BIG - 5})
+    broken = https.post("/transfers", json={"from": 0, "to": 1, "amount": 7, "fail_after_debit": True})
     after = _balances(https)
-    assert moved.status_code == 200 and committed == {"0": BIG - 5, "1": BIG + 5}, (
+    assert moved.status_code == 200 and committed == {"0": BALANCE - 5, "1": BALANCE + 5}, (
         f"C-TX-1 violated: a good transfer answered {moved.status_code} and left {committed}")
     assert broken.status_code != 200 and after == committed, (
         f"C-TX-1 violated: a transfer whose credit failed answered {broken.status_code} and changed "
@@ -106,7 +107,8 @@ def _merge(claim: str, *results: CheckResult) -> CheckResult:
 
 @pytest.mark.gate
 @pytest.mark.chaos
-def test_cut_connections_never_fake_a_commit(stack: Stack, faults, record_property: Callable[..., None]) -> None:
+@pytest.mark.needs("bank")
+def test_cut_connections_never_fake_a_commit(stack: Stack, faults: Any, record_property: Callable[..., None]) -> None:
     """C-TX-2: app transfers through cuts and resets on app->PgBouncer and PgBouncer->Postgres, then
     direct two-row transactions cut at every byte of their last responses (so also between COMMIT
     and its acknowledgement): every transaction is all or nothing (bank total, no half-written
@@ -155,7 +157,7 @@ def _set_tables(stack: Stack) -> Iterator[str]:
             conn.execute(f"DROP TABLE IF EXISTS {ORDERS}, {LEDGER}")
 
 
-def _commit_ack_sweep(stack: Stack, faults, recorder: Recorder) -> None:
+def _commit_ack_sweep(stack: Stack, faults: Any, recorder: Recorder) -> None:
     """Cut app->PgBouncer at every byte offset of the end of a login + one two-row transaction.
 
     A binary search finds T, the bytes PgBouncer sends for it; cutting at T-40..T-1 lands inside
@@ -189,13 +191,16 @@ def _torn(claim: str, history: History, torn: tuple[list[int], list[int]]) -> Ch
 
 @pytest.fixture(params=["read_committed", "serializable"])
 def bank_stack(request: pytest.FixtureRequest, stack_factory: StackFactory) -> Iterator[Stack]:
-    with stack_factory({"app.env.REFAPP_ISOLATION": request.param}) as private:
+    """A private stack whose transfers run at the parameter's isolation (when the app receives it,
+    else at the isolation the profile promises)."""
+    with stack_factory(promises={"isolation": request.param}) as private:
         yield private
 
 
 @pytest.mark.chaos
 @pytest.mark.destructive
 @pytest.mark.slow
+@pytest.mark.needs("bank")
 def test_bank_invariant_holds_under_faults(bank_stack: Stack, tmp_path: Path) -> None:
     """C-TX-3: concurrent transfers (recorded workers, plus Locust transfer users as background
     load) through latency, resets, a PgBouncer restart and a Postgres restart: every snapshot read
@@ -277,36 +282,16 @@ def _free_server_slots(stack: Stack) -> int:
     to a client now. With the app idle, a linked one is stuck (an earlier cut on this shared stack
     can leave one waiting forever); probing it would wait for query_wait_timeout."""
     profile = stack.profile
-    admin = admin_dsn(stack["pgbouncer"].endpoint, profile)
-    with psycopg.connect(admin, autocommit=True, cursor_factory=psycopg.ClientCursor) as console:
-        cur = console.execute("SHOW POOLS")
-        names = [column.name for column in cur.description or ()]
-        pools = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    pools = show(stack["pgbouncer"].endpoint, profile, "POOLS")
     active = sum(int(p["sv_active"]) for p in pools if p["database"] == profile.postgres.database)
     return profile.pgbouncer.default_pool_size - active
 
 
-def _app_session_state(stack: Stack, https: httpx.Client) -> list[str]:
-    """statement_timeout on every server connection of the app's pool after app transactions."""
-    https.post("/accounts/seed", json={"accounts": 2, "balance": 10**6}).raise_for_status()
-    for _ in range(20):
-        https.post("/transfers", json={"from": 0, "to": 1, "amount": 1}).raise_for_status()
-    clients = [psycopg.connect(stack["pgbouncer"].endpoint.url, prepare_threshold=None)
-               for _ in range(_free_server_slots(stack))]
-    try:  # each client holds a transaction open, so each sits on its own server connection
-        return [str(c.execute("SHOW statement_timeout").fetchone()[0]) for c in clients]  # type: ignore[index]
-    finally:
-        for client in clients:
-            client.close()
-
-
 @pytest.mark.gate
-def test_pgbouncer_session_state_leaks_are_known_and_the_app_avoids_them(
-        stack: Stack, https: httpx.Client, fresh_database: str,
-        record_property: Callable[..., None]) -> None:
+def test_pgbouncer_session_state_leaks_are_known(stack: Stack, fresh_database: str,
+                                                 record_property: Callable[..., None]) -> None:
     """C-TX-4: a table of which session features leak from one client to the next through
-    PgBouncer (asserted against the pool mode), the transaction-scoped alternatives never leak,
-    and the app's own per-transaction settings never outlive its transactions."""
+    PgBouncer (asserted against the pool mode); the transaction-scoped alternatives never leak."""
     mode = stack.profile.pgbouncer.pool_mode
     info = psycopg.conninfo.conninfo_to_dict(fresh_database)
     bouncer = make_dsn(stack["pgbouncer"].endpoint.port, str(info["user"]), str(info["password"]),
@@ -318,10 +303,25 @@ def test_pgbouncer_session_state_leaks_are_known_and_the_app_avoids_them(
     wrong = [f"{f}: leaks={v} (expected {_EXPECTED.get(mode, {}).get(f, 'no leak')})"
              for f, v in table.items()
              if (v is not False and _FEATURES[f][0]) or (mode in _EXPECTED and v != _EXPECTED[mode][f])]
-    # in session pooling the app's clients keep their server connections: nothing to probe
-    app = _app_session_state(stack, https) if mode == "transaction" else []
-    leaked = sorted({value for value in app if value != "0"})
-    if leaked:
-        wrong.append(f"the app's statement_timeout outlived its transactions: server connections "
-                     f"show {leaked} ({len([v for v in app if v != '0'])} of {len(app)})")
     assert not wrong, f"C-TX-4 violated (pool_mode={mode}): " + "; ".join(wrong)
+
+
+@pytest.mark.gate
+@pytest.mark.needs("db")
+def test_the_apps_transactions_leave_no_session_state(stack: Stack, https: httpx.Client) -> None:
+    """C-TX-4: after the app's transactions through PgBouncer, no server connection keeps the app's
+    per-transaction statement_timeout (it was SET LOCAL, not a session SET)."""
+    if stack.profile.pgbouncer.pool_mode != "transaction":
+        pytest.skip("in session pooling the app's clients keep their server connections: nothing leaks")
+    for _ in range(20):
+        https.get("/db/sleep", params={"s": 0}).raise_for_status()
+    clients = [psycopg.connect(stack["pgbouncer"].endpoint.url, prepare_threshold=None)
+               for _ in range(_free_server_slots(stack))]
+    try:  # each client holds a transaction open, so each sits on its own server connection
+        seen = [str(c.execute("SHOW statement_timeout").fetchone()[0]) for c in clients]  # type: ignore[index]
+    finally:
+        for client in clients:
+            client.close()
+    leaked = [value for value in seen if value != "0"]
+    assert not leaked, (f"C-TX-4 violated: the app's statement_timeout outlived its transactions: "
+                        f"{len(leaked)} of {len(seen)} server connections show {sorted(set(leaked))}")

@@ -5,8 +5,9 @@ Each mutant is a reference-app knob (``app.env.REFAPP_*``), a broken profile
 value, or a broken nginx config (``tests/mutants/coordination/``). The
 meta-test runs the scenario against it and asserts the scenario fails naming
 the claim. Scenarios that demonstrate a known unsafe property (Redlock without
-fencing, a lock node restarted at once without persistence) are caught by the
-mutant that makes the demonstration impossible.
+fencing, a lock node restarted at once without persistence) live in
+``tests/demonstrations/`` and are caught by the mutant that makes the
+demonstration impossible.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from tests.mutants.mutant import Mutant
 
 LOCKS = "scenarios/test_locks.py::"
+DEMOS = "tests/demonstrations/test_redlock_unsafety.py::"
 BREAKER = "scenarios/test_breaker.py::"
 HEALTH = "scenarios/test_health.py::"
 REDIS = "scenarios/test_redis.py::"
@@ -44,15 +46,16 @@ MUTANTS = (
     Mutant("lock-quorum-one", "C-LOCK-3", LOCKS + "test_two_lock_nodes_down_never_grants",
            _app(REFAPP_LOCK_QUORUM="1"), "the lock is granted by any single node"),
     Mutant("lock-restart-with-fsync-always", "C-LOCK-3",
-           LOCKS + "test_lock_node_restarted_at_once_without_persistence_double_grants",
+           DEMOS + "test_lock_node_restarted_at_once_without_persistence_double_grants",
            {"redis.appendonly": "true", "redis.appendfsync": "always"},
            "the node keeps its keys over a restart, so the unsafe case cannot be shown"),
     Mutant("lock-restart-without-ttl", "C-LOCK-3",
-           LOCKS + "test_lock_node_restarted_after_the_ttl_keeps_exclusion",
-           _app(REFAPP_LOCK_TTL_MS="0"), "no TTL: waiting out the TTL before a restart cannot make it safe"),
+           LOCKS + "test_lock_nodes_restarted_after_the_ttl_keep_exclusion",
+           _app(REFAPP_LOCK_TTL_MS="0", REFAPP_FENCING="off"),
+           "no TTL, no fencing: waiting out the TTL before a restart cannot make it safe"),
     Mutant("lock-no-fencing", "C-LOCK-4", LOCKS + "test_paused_holder_is_fenced",
            _app(REFAPP_FENCING="off"), "section writes are unguarded: the paused holder's stale write lands"),
-    Mutant("lock-pause-without-ttl", "C-LOCK-4", LOCKS + "test_paused_holder_without_fencing_overlaps",
+    Mutant("lock-pause-without-ttl", "C-LOCK-4", DEMOS + "test_paused_holder_without_fencing_overlaps",
            _app(REFAPP_LOCK_TTL_MS="0"), "no TTL: the paused holder keeps the lock, no overlap to show"),
     Mutant("lock-no-extension", "C-LOCK-5", LOCKS + "test_auto_extension_keeps_a_long_jobs_lock",
            _app(REFAPP_LOCK_EXTEND="off"), "long jobs outlive their lock"),
@@ -71,12 +74,12 @@ MUTANTS = (
            "ten immediate retries per request, no breaker"),
     Mutant("retries-without-breaker", "C-CB-5", BREAKER + "test_retries_do_not_amplify_an_outage",
            _app(REFAPP_BREAKER_THRESHOLD="0"), "bounded retries but no breaker: the outage load doubles"),
-    Mutant("liveness-checks-the-db", "C-HL-1", HEALTH + "test_dependency_down_fails_ready_not_live[pgbouncer-db]",
+    Mutant("liveness-checks-the-db", "C-HL-1", HEALTH + "test_liveness_survives_a_dependency_outage[db]",
            _app(REFAPP_DEEP_LIVENESS="on"), "/health/live fails with the database: a DB outage restarts every pod"),
     Mutant("readiness-checks-nothing", "C-HL-2",
-           HEALTH + "test_dependency_down_fails_ready_not_live[redis-cache-redis]",
+           HEALTH + "test_readiness_follows_its_dependencies[redis]",
            _app(REFAPP_READY_CHECKS="off"), "/health/ready answers 200 without checking dependencies"),
-    Mutant("readiness-unbounded", "C-HL-2", HEALTH + "test_dependency_down_fails_ready_not_live[pgbouncer-db]",
+    Mutant("readiness-unbounded", "C-HL-2", HEALTH + "test_readiness_follows_its_dependencies[db]",
            _app(REFAPP_READY_TIMEOUT_MS="20000"), "the DB check waits 20 s: the probe hangs instead of 503"),
     Mutant("health-details-leaked", "C-HL-3", HEALTH + "test_only_internal_callers_see_details",
            _app(REFAPP_LEAK_HEALTH_DETAILS="on"), "external callers see the detailed health"),
@@ -98,7 +101,5 @@ MUTANTS = (
            {"nginx.template": MIRROR}, "nginx mirrors every request onto the app: counts double"),
     Mutant("tracker-not-configured", "C-OBS-3", OBS + "test_errors_reach_the_tracker_with_the_request_id",
            {"app.env.SENTRY_DSN": ""}, "SENTRY_DSN unset: errors never reach the tracker"),
-    Mutant("tracker-without-request-id", "C-OBS-3", OBS + "test_errors_reach_the_tracker_with_the_request_id",
-           _app(REFAPP_REQUEST_ID="off"), "events reach the tracker without the request id"),
 )
 
