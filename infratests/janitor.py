@@ -18,16 +18,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MARKER", "Session", "open_session", "owned_directory", "process_identity", "reap_leftovers",
-           "runtime_root", "session_processes"]
+__all__ = ["MARKER", "Session", "machine_root", "open_session", "owned_directory", "process_identity",
+           "reap_leftovers", "runtime_root", "session_processes"]
 
 MARKER = "INFRATESTS_SESSION"
 
 
 def runtime_root() -> Path:
-    """``$INFRATESTS_RUNDIR``, else tmpfs (/dev/shm: a data directory copies 10x faster), else /tmp."""
+    """``$INFRATESTS_RUNDIR``, else :func:`machine_root`."""
     if "INFRATESTS_RUNDIR" in os.environ:
         return Path(os.environ["INFRATESTS_RUNDIR"])
+    return machine_root()
+
+
+def machine_root() -> Path:
+    """What every run on this machine shares, whatever its own runtime root: tmpfs (/dev/shm: a data
+    directory copies 10x faster), else /tmp."""
     shm = Path("/dev/shm")
     return shm / "infratests" if os.access(shm, os.W_OK) else Path("/tmp/infratests")
 
@@ -99,7 +105,7 @@ def reap_leftovers(include_live: bool = False) -> list[str]:
         reaped.append(directory.name)
     from infratests.stack.ports import reap_dead_claims
 
-    reap_dead_claims(root)
+    reap_dead_claims()
     return reaped
 
 

@@ -6,9 +6,10 @@ outgoing connection between the moment we pick it and the moment the server
 binds it (seen with containers, which take a second or two to bind).
 
 Between picking a port and a server binding it, another run (an xdist worker,
-a mutant's pytest) could pick the same one: each port handed out is claimed
-machine-wide by a file ``<runtime root>/.ports/<port>`` naming this process
-(under a file lock). A claim is honoured while its process lives; the
+a mutant's pytest, a run with a runtime root of its own) could pick the same
+one: each port handed out is claimed machine-wide by a file
+``<machine root>/.ports/<port>`` naming this process (under a file lock;
+``$INFRATESTS_PORTS_DIR`` moves the directory, for tests). A claim is honoured while its process lives; the
 process's claims are removed when it exits (the directory too when it is the
 last), a killed process's are taken over.
 """
@@ -25,9 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infratests.janitor import process_identity, runtime_root
+from infratests.janitor import machine_root, process_identity
 
-__all__ = ["LOOPBACK", "free_port", "reap_dead_claims"]
+__all__ = ["LOOPBACK", "claims_dir", "free_port", "reap_dead_claims"]
 
 LOOPBACK = "127.0.0.1"
 _LOWEST = 15000
@@ -55,7 +56,7 @@ def _claims(directory: Path | None = None) -> Iterator[Path]:
     The last process to leave removes the directory: a lock taken on a file that was removed
     meanwhile is no lock, so it is taken again on the current one.
     """
-    directory = directory or runtime_root() / ".ports"
+    directory = directory or claims_dir()
     while True:
         directory.mkdir(parents=True, exist_ok=True)
         try:
@@ -87,9 +88,15 @@ def _claim(claims: Path, port: int) -> bool:
     return True
 
 
-def reap_dead_claims(root: Path) -> None:
-    """Drop the claims under ``root`` whose process is gone (the janitor's part after a SIGKILL)."""
-    directory = root / ".ports"
+def claims_dir() -> Path:
+    """Where every run on this machine claims its ports."""
+    override = os.environ.get("INFRATESTS_PORTS_DIR")
+    return Path(override) if override else machine_root() / ".ports"
+
+
+def reap_dead_claims() -> None:
+    """Drop the claims whose process is gone (the janitor's part after a SIGKILL)."""
+    directory = claims_dir()
     if not directory.is_dir():
         return
     with _claims(directory):

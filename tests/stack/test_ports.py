@@ -14,7 +14,7 @@ from infratests.stack import ports
 
 @pytest.fixture
 def claims(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("INFRATESTS_RUNDIR", str(tmp_path))
+    monkeypatch.setenv("INFRATESTS_PORTS_DIR", str(tmp_path / ".ports"))
     monkeypatch.setattr(ports, "_claimed", {})
     monkeypatch.setattr(ports, "_LOWEST", 20000)
     monkeypatch.setattr(ports, "_ephemeral_start", lambda: 20002)  # two candidates: 20000, 20001
