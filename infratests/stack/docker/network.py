@@ -83,8 +83,9 @@ class Pod:
     def proc_net(self) -> Path | None:
         if self._sandbox is None:
             return None
-        pid = self._sandbox.get_wrapped_container().attrs["State"]["Pid"]
-        table = Path(f"/proc/{pid}/net")
+        sandbox = self._sandbox.get_wrapped_container()
+        sandbox.reload()  # the attributes are from its creation until reloaded: no pid yet then
+        table = Path(f"/proc/{sandbox.attrs['State']['Pid']}/net")
         try:
             (table / "tcp").read_bytes()
         except OSError:  # not root, or the daemon runs in a VM (Docker Desktop): probes alone decide
