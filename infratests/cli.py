@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -39,7 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _say_error(error: InfratestsError) -> None:
     """One line naming what to fix; a service's last log lines, if it had any, indented below it."""
-    first, _, details = str(error).partition("\n")
+    from infratests.secrets import mask
+
+    first, _, details = mask(str(error)).partition("\n")
     print(f"infratests: {first}", file=sys.stderr)
     for line in details.splitlines()[-12:]:
         print(f"  | {line}", file=sys.stderr)
@@ -69,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
     gate = commands.add_parser("gate", help="run the gate-marked scenarios (extra args go to pytest)")
     _profile_options(gate)
+    gate.add_argument("--strict", action="store_true",
+                      help="a server whose effective configuration differs from the profile is an error "
+                           "(the default when CI=true)")
     gate.set_defaults(run=_gate)
 
     bench = commands.add_parser("bench", help="benchmarks that print JSON")
@@ -129,6 +135,8 @@ def _up(args: argparse.Namespace, _rest: list[str]) -> int:
     session = open_session()
     try:
         with Stack(profile, session, args.backend) as stack:
+            for line in stack.drift:
+                print(f"infratests: effective configuration differs from the profile: {line}", file=sys.stderr)
             if args.check:
                 print(json.dumps({"ready_s": stack.ready_times}, indent=2))
                 return 0
@@ -171,7 +179,8 @@ def _gate(args: argparse.Namespace, rest: list[str]) -> int:
     from infratests.resources import gate_ini, scenarios_dir
 
     load_profile(args.profile, parse_overrides(args.overrides))  # bad input: one line, before pytest
-    options = [f"--infratests-backend={args.backend}",
+    strict = args.strict or os.environ.get("CI", "").lower() == "true"
+    options = [f"--infratests-backend={args.backend}", *(["--infratests-strict"] if strict else []),
                *([f"--infratests-profile={args.profile.resolve()}"] if args.profile else []),
                *(f"--infratests-set={pair}" for pair in args.overrides)]
     paths = [] if names_test_paths(rest) else [str(scenarios_dir())]

@@ -132,10 +132,25 @@ class PromisesConfig:
     lock_ttl_ms: int = 10000
     health_rate_per_min: int = 30
     cache_ttl_s: int = 300
+    # the servers' side: held against their effective configuration and what they do
+    default_pool_size: int = 30
+    max_client_conn: int = 1000
+    rate_auth_rps: int = 10
+    rate_webhook_rps: int = 50
+    rate_api_rps: int = 100
+    gzip_min_length: int = 1024
+    upstream_keepalive: int = 32
+    backup_retention: int = 30
+    redis_appendonly: bool = True
+    redis_appendfsync: str = "everysec"
+    redis_maxmemory_policy: str = "allkeys-lru"
 
 
-#: Promises an app receives (through ``app.promise_env``).
-APP_PROMISES = tuple(item.name for item in dataclasses.fields(PromisesConfig))
+#: Promises an app receives (through ``app.promise_env``); the rest are the servers'.
+APP_PROMISES = ("pool_max", "pool_min", "acquire_timeout_ms", "pool_idle_timeout_ms", "pool_max_lifetime_s",
+                "statement_timeout_ms", "isolation", "breaker_threshold", "breaker_reset_ms",
+                "breaker_call_timeout_ms", "retry_attempts", "drain_delay_ms", "kill_timeout_ms", "lock_ttl_ms",
+                "health_rate_per_min", "cache_ttl_s")
 #: The reference app's own variable for each app-side promise.
 REFAPP_PROMISE_ENV: Mapping[str, str] = {
     "pool_max": "REFAPP_POOL_MAX", "pool_min": "REFAPP_POOL_MIN",
@@ -187,8 +202,10 @@ class DockerConfig:
 class BackupConfig:
     """Backups (C-BK): the built-in pg_dump tool, or your own shell commands.
 
-    ``command`` / ``restore_command`` take ``{dsn}`` and ``{path}``, ``prune_command``
-    ``{dir}`` and ``{keep}``; empty means the built-in way.
+    ``command`` takes ``{dsn}`` and ``{path}`` (the suite names the file) or ``{dir}`` (your command
+    names it; ``pattern`` finds your backups); ``restore_command`` ``{dsn}`` and ``{path}``;
+    ``prune_command`` ``{dir}`` and ``{keep}``; empty means the built-in way. ``verify`` checks a file
+    before the built-in restore; your own restore command is judged as it is.
     """
 
     format: str = "custom"
@@ -197,6 +214,7 @@ class BackupConfig:
     restore_command: str = ""
     prune_command: str = ""
     verify: bool = True
+    pattern: str = "backup-*"
 
 
 @dataclass(frozen=True)
@@ -263,6 +281,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "docker.ryuk": ("auto", "on", "off"),
     "backup.format": ("custom", "plain-gzip"),
     "promises.isolation": ("read_committed", "serializable"),
+    "promises.redis_appendfsync": ("always", "everysec", "no"),
     "redis.maxmemory_policy": (
         "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
         "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",

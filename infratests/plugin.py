@@ -23,6 +23,7 @@ from infratests.config import CAPABILITIES, Profile, find_profile_file, load_pro
 from infratests.errors import ConfigError, InfratestsError
 from infratests.faults.network import NetworkFaults
 from infratests.janitor import Session, open_session
+from infratests.secrets import mask
 from infratests.stack.service import Service
 from infratests.stack.topology import Stack
 from infratests.target import missing_profile_hint, target_line
@@ -61,6 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="what runs the services: local (child processes), docker (containers) or "
                          "auto (docker when its daemon and images are there); default $INFRATESTS_BACKEND "
                          "or local")
+    group.addoption("--infratests-strict", action="store_true",
+                    help="fail when a server's effective configuration differs from the profile "
+                         "(a template that sets its own number)")
     group.addoption("--infratests-keep", action="store_true",
                     help="leave the stack up after a failing run, for inspection "
                          "(`infratests down` removes it)")
@@ -161,9 +165,14 @@ def stack(request: pytest.FixtureRequest, infratests_profile: Profile,
     with ExitStack() as started:
         try:
             running = started.enter_context(Stack(infratests_profile, infratests_session,
-                                                  request.config.getoption("infratests_backend")))
+                                                  request.config.getoption("infratests_backend"),
+                                                  strict=request.config.getoption("infratests_strict")))
         except InfratestsError as error:  # no test can run: say why once, not once per test
             pytest.exit(f"infratests: the shared stack did not start: {error}", returncode=2)
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            for line in running.drift:
+                reporter.write_line(f"infratests: effective configuration differs from the profile: {line}")
         request.config.stash[_stack_key] = running
         yield running
         if request.config.getoption("infratests_keep") and request.session.testsfailed:
@@ -277,9 +286,15 @@ def faults(stack: Stack) -> Iterator[NetworkFaults]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                                ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test's report carries the services' last log lines; no report carries a secret
+    (what the terminal, JUnit XML and the claims report show)."""
     report = yield
     running = item.config.stash.get(_stack_key, None)
     if report.failed and running is not None and "stack" in getattr(item, "fixturenames", ()):
         for service in running:
             report.sections.append((f"infratests log: {service.name}", service.logs(20)))
+    if report.longrepr is not None and (masked := mask(str(report.longrepr))) != str(report.longrepr):
+        report.longrepr = masked
+    report.sections = [(title, mask(content)) for title, content in report.sections]
+    report.user_properties = [(name, mask(str(value))) for name, value in report.user_properties]
     return report

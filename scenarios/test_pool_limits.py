@@ -4,9 +4,10 @@ exhaustion, statement timeouts, and stale connections after restarts."""
 from __future__ import annotations
 
 import asyncio
+import operator
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -17,6 +18,7 @@ from infratests.config import Profile
 from infratests.load.workloads.metrics import scrape, value
 from infratests.load.workloads.requests import client_for
 from infratests.plugin import StackFactory
+from infratests.stack.effective import Setting, broken_promise, read_effective
 from infratests.stack.pgbouncer import show
 from infratests.stack.topology import Stack
 
@@ -24,22 +26,24 @@ MARGIN_S = 2.0  # HTTP and scheduling latency on a loaded 2-core machine
 QUERY_BOUND_S = 10.0  # C-POOL-2: 1000 x 20 ms over 30 server connections needs ~1 s
 
 
-def connection_budget(profile: Profile) -> list[str]:
-    """C-POOL-1 static math; every line that does not fit, with its numbers."""
-    pg, bouncer = profile.postgres, profile.pgbouncer
-    server_budget = pg.max_connections - pg.superuser_reserved_connections
-    server_side = bouncer.default_pool_size + bouncer.reserve_pool_size
+def connection_budget(stack: Stack, effective: Mapping[str, Setting]) -> list[str]:
+    """C-POOL-1 static math on the servers' effective settings and the promised app pool; every line
+    that does not fit, with its numbers and where each was set."""
+    profile = stack.profile
+    value = {key: setting.value for key, setting in effective.items()}
+    server_budget = value["postgres.max_connections"] - value["postgres.superuser_reserved_connections"]
+    server_side = value["pgbouncer.default_pool_size"] + value["pgbouncer.reserve_pool_size"]
     app_side = profile.app.replicas * profile.promises.pool_max
     problems = []
     if server_side > server_budget:
-        problems.append(f"PgBouncer may open {bouncer.default_pool_size} + {bouncer.reserve_pool_size} "
-                        f"server connections but Postgres allows {pg.max_connections} - "
-                        f"{pg.superuser_reserved_connections} reserved = {server_budget}")
-    if app_side > bouncer.max_client_conn:
-        problems.append(f"{profile.app.replicas} app replicas x pool max "
-                        f"{app_side // profile.app.replicas} = {app_side} > PgBouncer max_client_conn "
-                        f"{bouncer.max_client_conn}")
-    if bouncer.pool_mode == "session" and app_side > server_side:
+        problems.append(f"PgBouncer may open {effective['pgbouncer.default_pool_size']} + "
+                        f"{effective['pgbouncer.reserve_pool_size']} server connections but Postgres allows "
+                        f"{effective['postgres.max_connections']} - "
+                        f"{effective['postgres.superuser_reserved_connections']} reserved = {server_budget}")
+    if app_side > value["pgbouncer.max_client_conn"]:
+        problems.append(f"{profile.app.replicas} app replicas x promised pool max {profile.promises.pool_max} = "
+                        f"{app_side} > PgBouncer max_client_conn {effective['pgbouncer.max_client_conn']}")
+    if value["pgbouncer.pool_mode"] == "session" and app_side > server_side:
         problems.append(f"pool_mode=session pins a server connection per app connection: {app_side} app "
                         f"connections > {server_side} server connections")
     return problems
@@ -60,8 +64,8 @@ def test_connection_budget_fits_statically_and_under_load(stack: Stack) -> None:
     """C-POOL-1: replicas x pool max fits PgBouncer's client limit, PgBouncer's server pool fits
     Postgres' max_connections minus reserved; under a burst larger than every pool,
     pg_stat_activity never shows more server connections than that budget."""
-    profile = stack.profile
-    problems = connection_budget(profile)
+    profile, effective = stack.profile, read_effective(stack)
+    problems = connection_budget(stack, effective)
     stop, peaks = threading.Event(), {"total": 0, "app": 0}
     sampler = threading.Thread(target=_sample_backends, args=(stack.admin_dsn, profile.postgres.user,
                                                               stop, peaks))
@@ -73,8 +77,8 @@ def test_connection_budget_fits_statically_and_under_load(stack: Stack) -> None:
     finally:
         stop.set()
         sampler.join()
-    server_side = profile.pgbouncer.default_pool_size + profile.pgbouncer.reserve_pool_size
-    budget = profile.postgres.max_connections - profile.postgres.superuser_reserved_connections
+    server_side = effective["pgbouncer.default_pool_size"].value + effective["pgbouncer.reserve_pool_size"].value
+    budget = effective["postgres.max_connections"].value - effective["postgres.superuser_reserved_connections"].value
     if peaks["app"] > server_side:
         problems.append(f"observed {peaks['app']} app server connections > PgBouncer pool {server_side}")
     if peaks["total"] > budget:
@@ -139,10 +143,9 @@ async def _one_more(dsn: str) -> tuple[str, float]:
     return "accepted", time.monotonic() - started
 
 
-async def _fill_pgbouncer(stack: Stack) -> dict[str, object]:
-    bouncer = stack.profile.pgbouncer
+async def _fill_pgbouncer(stack: Stack, max_client_conn: int) -> dict[str, object]:
     dsn = stack["pgbouncer"].endpoint.url
-    mine = bouncer.max_client_conn - _pgbouncer_clients(stack) + 1  # the console connection has left
+    mine = max_client_conn - _pgbouncer_clients(stack) + 1  # the console connection has left
     clients = await _connect_all(dsn, mine)
     try:
         refused, waited = await _one_more(dsn)
@@ -164,20 +167,28 @@ async def _fill_pgbouncer(stack: Stack) -> dict[str, object]:
 
 @pytest.mark.slow  # 1000 SCRAM logins: ~5 s idle, 15 s on a loaded 2-core machine
 def test_pgbouncer_serves_max_client_conn_and_refuses_the_next(one_replica: Stack) -> None:
-    """C-POOL-2: max_client_conn (1000) clients connect and all get served while Postgres sees at
-    most default_pool_size (30) server connections; the next client gets PgBouncer's clear
-    max_client_conn error at once instead of hanging."""
-    bouncer = one_replica.profile.pgbouncer
-    seen = asyncio.run(_fill_pgbouncer(one_replica))
+    """C-POOL-2: the promised max_client_conn (1000) clients connect and all get served while Postgres
+    sees at most the promised default_pool_size (30) server connections; the next client gets
+    PgBouncer's clear max_client_conn error at once instead of hanging. PgBouncer's effective limits
+    are held to the promises, and shown beside what was observed."""
+    effective, promises = read_effective(one_replica), one_replica.profile.promises
+    clients = effective["pgbouncer.max_client_conn"].value
+    seen = asyncio.run(_fill_pgbouncer(one_replica, clients))
     print(f"C-POOL-2: {seen['clients']} more clients, peak server connections {seen['peak']}, "
-          f"client {bouncer.max_client_conn + 1}: {seen['refused']!r} after {seen['waited_s']:.2f} s")
-    problems = []
+          f"client {clients + 1}: {seen['refused']!r} after {seen['waited_s']:.2f} s")
+    problems = [broken for broken in (
+        broken_promise(one_replica, "max_client_conn", "pgbouncer.max_client_conn", operator.le, effective),
+        broken_promise(one_replica, "default_pool_size", "pgbouncer.default_pool_size", operator.ge, effective))
+        if broken]
     if "max_client_conn" not in str(seen["refused"]) or float(seen["waited_s"]) > 5.0:  # type: ignore[arg-type]
-        problems.append(f"client {bouncer.max_client_conn + 1} got {seen['refused']!r} after "
-                        f"{seen['waited_s']:.2f} s, not a prompt max_client_conn error")
-    if int(seen["peak"]) > bouncer.default_pool_size + bouncer.reserve_pool_size:  # type: ignore[call-overload]
-        problems.append(f"Postgres saw {seen['peak']} server connections > default_pool_size "
-                        f"{bouncer.default_pool_size}")
+        problems.append(f"client {clients + 1} got {seen['refused']!r} after {seen['waited_s']:.2f} s, not a prompt "
+                        "max_client_conn error")
+    else:
+        problems = [f"{problem}; client {clients + 1} refused" for problem in problems]
+    server_limit = promises.default_pool_size + effective["pgbouncer.reserve_pool_size"].value
+    if int(seen["peak"]) > server_limit:  # type: ignore[call-overload]
+        problems.append(f"Postgres saw {seen['peak']} server connections > the promised default_pool_size "
+                        f"{promises.default_pool_size} (+ reserve)")
     if seen["failed"]:
         failed = seen["failed"]
         problems.append(f"{len(failed)} of the connected clients' queries failed, e.g. {failed[0]!r}")  # type: ignore[index,arg-type]

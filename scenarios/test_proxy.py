@@ -11,6 +11,7 @@ interferes) and paths an app need not know (any answer below 500 counts).
 
 from __future__ import annotations
 
+import operator
 import socket
 import ssl
 import time
@@ -30,13 +31,11 @@ from infratests.checks.history import Recorder
 from infratests.checks.result import assert_holds
 from infratests.load.workloads.requests import RequestLoad, client_for
 from infratests.plugin import StackFactory
+from infratests.stack.effective import broken_promise, nginx_config
+from infratests.stack.nginx_config import ZONE_LOCATIONS, NginxConfig
 from infratests.stack.sockets import connections_to
 from infratests.stack.topology import Stack
 
-# The claims' numbers (claims.md), not the profile's: a profile that deviates violates the claim.
-GZIP_MIN_LENGTH = 1024
-RATE_RPS = {"auth": 10, "webhook": 50, "api": 100}
-AUTH_BURST, WEBHOOK_BURST = 5, 20  # the built-in template's burst for the auth and webhook zones
 ONE_YEAR_S = 31_536_000
 
 
@@ -103,7 +102,8 @@ def test_only_tls_1_2_and_1_3_are_accepted(stack: Stack) -> None:
 @pytest.mark.needs("static")
 def test_gzip_from_the_threshold_up_with_vary(stack: Stack, https: httpx.Client) -> None:
     """C-NGX-2: JSON bodies >= 1024 bytes are gzipped, smaller ones not; Vary: Accept-Encoding."""
-    threshold = GZIP_MIN_LENGTH
+    threshold = stack.profile.promises.gzip_min_length
+    broken = broken_promise(stack, "gzip_min_length", "nginx.gzip_min_length", operator.eq)
     seen = {}
     for size in (threshold - 200, threshold - 24, threshold + 24, 8 * threshold):
         answer = https.get(f"/json?bytes={size}", headers={"Accept-Encoding": "gzip"})
@@ -112,8 +112,9 @@ def test_gzip_from_the_threshold_up_with_vary(stack: Stack, https: httpx.Client)
     wrong = {size: got for size, got in seen.items()
              if (got[0] == "gzip") != (size >= threshold)
              or (size >= threshold and "accept-encoding" not in got[1].lower())}
-    assert not wrong, (f"C-NGX-2 violated: gzip must start at {threshold} bytes with Vary: Accept-Encoding; "
-                       f"(content-encoding, vary) per body size: {seen}")
+    assert not wrong and not broken, (f"C-NGX-2 violated: gzip must start at the promised {threshold} bytes with Vary: "
+                       f"Accept-Encoding; (content-encoding, vary) per body size: {seen}"
+                       + (f"; {broken}" if broken else ""))
 
 
 def _in_parallel(stack: Stack, workers: int, requests: int,
@@ -151,9 +152,10 @@ def test_upstream_keepalive_reuses_few_connections(stack: Stack) -> None:
     opened = (seen | connections_to(ports, proc_net)) - before
     served = sum(1 for answer in answers if answer.status_code < 500)
     assert served >= 100, f"C-NGX-3: only {served} of 150 requests were answered below 500"
-    assert len(opened) <= 12, (
+    broken = broken_promise(stack, "upstream_keepalive", "nginx.keepalive", operator.le)
+    assert len(opened) <= 12 and not broken, (
         f"C-NGX-3 violated: {served} requests used {len(opened)} new upstream connections; keepalive "
-        f"should reuse a few (the profile's nginx.keepalive is {stack.profile.nginx.keepalive})")
+        "should reuse a few" + (f"; {broken}" if broken else ""))
 
 
 def _burst(stack: Stack, path: str, requests: int, workers: int = 8) -> tuple[Counter[int], float]:
@@ -164,6 +166,12 @@ def _burst(stack: Stack, path: str, requests: int, workers: int = 8) -> tuple[Co
     statuses = Counter(_in_parallel(stack, workers, requests,
                                     lambda client, n: client.get(f"{path}{n}").status_code))
     return statuses, time.monotonic() - started
+
+
+def _burst_of(config: NginxConfig | None, prefix: str) -> int:
+    """The burst nginx allows over a zone's rate on the location serving ``prefix`` (0 when none)."""
+    limit = config.limit_for(prefix) if config else None
+    return int(dict(arg.split("=", 1) for arg in limit.args if "=" in arg).get("burst", 0)) if limit else 0
 
 
 def _health_during(https: httpx.Client, stack: Stack, burst: Callable[[], Any]) -> tuple[Any, list[int]]:
@@ -179,24 +187,27 @@ def _health_during(https: httpx.Client, stack: Stack, burst: Callable[[], Any]) 
 @pytest.mark.gate
 def test_rate_limit_zones_answer_429_beyond_their_rate_and_spare_health(stack: Stack,
                                                                         https: httpx.Client) -> None:
-    """C-NGX-4: auth 10 r/s, webhook 50 r/s, api 100 r/s (+burst) reject the excess with 429; health passes."""
-    api_burst = stack.profile.nginx.rate_api_burst
-    zones = {"auth": ("/auth/burst/", RATE_RPS["auth"], AUTH_BURST, 60),
-             "webhook": ("/webhooks/burst/", RATE_RPS["webhook"], WEBHOOK_BURST, 160),
-             "api": ("/api/burst/", RATE_RPS["api"], api_burst, 3 * api_burst + 300)}
+    """C-NGX-4: the promised zones (auth 10 r/s, webhook 50 r/s, api 100 r/s, each with nginx's burst)
+    reject the excess with 429; health passes. The effective rates are shown beside the observation."""
+    promises, config = stack.profile.promises, nginx_config(stack)
+    zones = {"auth": ("/auth/burst/", promises.rate_auth_rps, 60),
+             "webhook": ("/webhooks/burst/", promises.rate_webhook_rps, 160),
+             "api": ("/api/burst/", promises.rate_api_rps, 3 * stack.profile.nginx.rate_api_burst + 300)}
     health: list[int] = []
-    for zone, (path, rate, burst, requests) in zones.items():
+    for zone, (path, rate, requests) in zones.items():
+        burst = _burst_of(config, ZONE_LOCATIONS[zone])
         (statuses, seconds), probes = _health_during(https, stack, partial(_burst, stack, path, requests))
         health += probes
         allowed = burst + 1 + rate * seconds * 1.25 + 5  # nginx counts in ms; 25 % slack for timing
         limited = statuses[429] + statuses[503]  # limit_req_status 429, or nginx's default 503
         passed = sum(n for status, n in statuses.items() if status < 500 and status != 429)
-        if not limited or passed > allowed or limited + passed < requests:
-            pytest.fail(f"C-NGX-4 violated: zone {zone} ({rate} r/s, burst {burst}) must answer 429 beyond its "
-                        f"rate: {requests} requests in {seconds:.2f} s got {dict(statuses)}, "
-                        f"at most {int(allowed)} may pass")
+        broken = broken_promise(stack, f"rate_{zone}_rps", f"nginx.rate_{zone}_rps", operator.ge)
+        if not limited or passed > allowed or limited + passed < requests or broken:
+            pytest.fail(f"C-NGX-4 violated: zone {zone} (promised {rate} r/s, burst {burst}) must answer 429 beyond "
+                        f"its rate: {requests} requests in {seconds:.2f} s got {dict(statuses)}, at most "
+                        f"{int(allowed)} may pass" + (f"; {broken}" if broken else ""))
     # the zones' buckets drain at their rate; let them empty so later tests start from a calm proxy
-    time.sleep(api_burst / RATE_RPS["api"])
+    time.sleep(stack.profile.nginx.rate_api_burst / promises.rate_api_rps)
     assert set(health) == {200}, f"C-NGX-4 violated: health checks during the bursts were starved: {Counter(health)}"
 
 

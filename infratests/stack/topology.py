@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from infratests.config import Profile
 from infratests.errors import ConfigError, InfratestsError, PortInUse, UnsupportedOperation
 from infratests.janitor import Session
+from infratests.secrets import register
 from infratests.stack import app, backends, faultproxy, nginx, pgbouncer, postgres, redis, sentry
 from infratests.stack.local import unprivileged_user
 from infratests.stack.ports import LOOPBACK, free_port
@@ -47,11 +48,13 @@ def link_names(profile: Profile) -> list[str]:
 class Stack:
     """A running stack; a context manager whose exit tears everything down."""
 
-    def __init__(self, profile: Profile, session: Session, backend: str = "local") -> None:
-        self.profile, self.session = profile, session
+    def __init__(self, profile: Profile, session: Session, backend: str = "local", strict: bool = False) -> None:
+        self.profile, self.session, self.strict = profile, session, strict
+        self.drift: list[str] = []
         self.placement = backends.resolve(backend, profile, session)
         self.backend = self.placement.name
         self.health_secret = secrets.token_urlsafe(24)
+        register(self.health_secret, profile.postgres.password, postgres.SUPERUSER_PASSWORD)
         self.tls: TlsFiles = make_tls(session.dir / "tls")
         self.ready_times: dict[str, float] = {}
         self._user = unprivileged_user(profile.run_as)
@@ -136,7 +139,19 @@ class Stack:
         for wave in (first, second):
             self._run_wave(wave, lambda s: self._start_one(s, began))
         self.ready_times["total"] = round(time.monotonic() - began, 3)
+        if only is None:
+            self._compare_effective()
         return self
+
+    def _compare_effective(self) -> None:
+        """What the servers run with against the profile: each difference once (``drift``); an error
+        when ``strict``."""
+        from infratests.stack.effective import differences
+
+        self.drift = differences(self)
+        if self.drift and self.strict:
+            raise ConfigError("the servers' effective configuration differs from the profile (strict): "
+                              + "; ".join(self.drift), self.drift)
 
     def stop(self) -> None:
         """Stop everything; idempotent, and safe after a start that failed halfway."""
