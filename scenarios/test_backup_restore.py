@@ -1,4 +1,5 @@
-"""Backup and restore (C-BK-1..5): consistent snapshots, retention, refusing damaged files, Redis AOF.
+"""Backup and restore (C-BK-1..6): consistent snapshots, retention, refusing damaged files, Redis AOF,
+backups checked when taken.
 
 The backup tool's settings come from ``INFRATESTS_BACKUP_*`` (format, mode,
 retention, the user's own commands): a user points them at their own scripts,
@@ -15,10 +16,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
 from infratests.backup import (
+    Backup,
     BackupCorrupt,
     BackupError,
+    BackupRejected,
     BackupSettings,
     list_backups,
     restore_backup,
@@ -75,7 +79,7 @@ def test_backup_during_bank_load_restores_a_consistent_snapshot(
     with workload, PgSetWorkload(set_tables, recorder, workers=3):
         _wait_for_ops(recorder, "transfer", 20)
         _wait_for_ops(recorder, "add", 50)
-        backup = take_backup(stack["postgres"].endpoint.url, tmp_path, settings)
+        backup = _taken(stack["postgres"].endpoint.url, tmp_path, settings)
         _wait_for_ops(recorder, "add", sum(1 for op in recorder.history() if op.f == "add") // 2 + 20)
     with scratch_postgres(stack) as target:
         report = restore_backup(backup.path, target.endpoint.url, settings)
@@ -117,19 +121,42 @@ def _snapshot(history: History, spec: BankSpec, started: float, finished: float,
 
 @pytest.mark.gate
 def test_retention_keeps_exactly_the_newest_n(stack: Stack, fresh_database: str, tmp_path: Path) -> None:
-    """C-BK-2: after each of N+3 backups the directory holds exactly the newest min(k, N)."""
+    """C-BK-2: the configured retention is the promised one, and after each of N+3 backups (N = 3 here)
+    the directory holds exactly the newest min(k, N) by time, whatever the files are named."""
     settings = _settings(stack.profile, retention=3)
+    promised, configured = stack.profile.promises.backup_retention, stack.profile.backup.retention
+    wrong = [f"promised backup_retention {promised}; configured {configured} (backup.retention)"] \
+        if configured != promised else []
     taken: list[Path] = []
-    wrong: list[str] = []
     for k in range(1, settings.retention + 4):
-        taken.append(take_backup(fresh_database, tmp_path, settings).path)
-        expected = sorted(taken[-settings.retention:], reverse=True)
-        kept = list_backups(tmp_path)
+        taken.append(_taken(fresh_database, tmp_path, settings).path)
+        expected = taken[-settings.retention:][::-1]
+        kept = list_backups(tmp_path, settings.pattern)
         if kept != expected:
-            wrong.append(f"after backup {k}: kept {[p.name for p in kept]}, expected "
+            wrong.append(f"after backup {k}: kept {[p.name for p in kept]}, expected the newest "
                          f"{[p.name for p in expected]}")
     assert not wrong, f"C-BK-2 violated: retention {settings.retention} did not keep the newest " \
                       f"{settings.retention}: " + "; ".join(wrong)
+
+
+def _taken(dsn: str, directory: Path, settings: BackupSettings) -> Backup:
+    """A backup by the team's command; one flagged as unsound when taken is C-BK-6's violation."""
+    try:
+        return take_backup(dsn, directory, settings)
+    except BackupRejected as rejected:
+        pytest.fail(f"C-BK-6 violated: {rejected}", pytrace=False)
+
+
+@pytest.mark.gate
+def test_every_backup_is_checked_when_taken(stack: Stack, fresh_database: str, tmp_path: Path) -> None:
+    """C-BK-6: each backup the team's command takes is checked at once (not empty, complete, restorable
+    by pg_restore's own reading); an unsound one is flagged with the command's stderr and set aside,
+    so it never counts toward retention."""
+    settings = _settings(stack.profile)
+    backups = [_taken(fresh_database, tmp_path, settings) for _ in range(2)]
+    listed = list_backups(tmp_path, settings.pattern)
+    assert [b.path for b in backups][::-1] == listed[:2] and all(b.size > 0 for b in backups), (
+        f"C-BK-6 violated: backups taken {[b.path.name for b in backups]}, listed {[p.name for p in listed]}")
 
 
 def _truncate(path: Path) -> None:
@@ -152,14 +179,15 @@ def _strip_sidecar_and_truncate(path: Path) -> None:
 @pytest.mark.gate
 @pytest.mark.parametrize("fmt", ["custom", "plain-gzip"])
 def test_damaged_backup_is_refused_before_anything_is_restored(stack: Stack, fmt: str, tmp_path: Path) -> None:
-    """C-BK-3: truncated, corrupted and unchecksummed-truncated files are refused with a clear error,
-    and the target database is left exactly as it was (empty)."""
+    """C-BK-3: truncated, corrupted and unchecksummed-truncated files are refused and the target database
+    is left exactly as it was (empty). The built-in restore must detect the damage up front, naming the
+    file; a team's own restore command refuses by exiting non-zero with the target untouched."""
     settings = _settings(stack.profile, format=fmt)
     with psycopg.connect(stack["postgres"].endpoint.url, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bk_payload AS SELECT g AS id, md5(g::text) AS v "
                      "FROM generate_series(1, 20000) g")
     try:
-        good = take_backup(stack["postgres"].endpoint.url, tmp_path / "good", settings).path
+        good = _taken(stack["postgres"].endpoint.url, tmp_path / "good", settings).path
     finally:
         with psycopg.connect(stack["postgres"].endpoint.url, autocommit=True) as conn:
             conn.execute("DROP TABLE IF EXISTS bk_payload")
@@ -184,11 +212,12 @@ def _try_damaged(target: Service, good: Path, name: str, damage: Callable[[Path]
     url = target.endpoint.url.rsplit("/", 1)[0] + f"/{database}"
     try:
         restore_backup(copy, url, settings)
-        outcome = "restore reported success"
+        outcome = "the restore reported success"
     except BackupCorrupt as error:
-        outcome = "" if str(copy) in str(error) else f"error does not name the file: {error}"
-    except (BackupError, OSError, EOFError) as error:
-        outcome = f"not detected up front, the restore itself failed: {str(error)[:200]!r}"
+        outcome = "" if str(copy) in str(error) else f"the error does not name the file: {error}"
+    except BackupError as error:  # a team's command refusing (non-zero exit) is a refusal
+        outcome = "" if settings.restore_command else \
+            f"not detected up front, the restore itself failed: {str(error)[:200]!r}"
     with psycopg.connect(url) as conn:
         tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")]
     changed = f"; the target was modified (tables {tables})" if tables else ""
@@ -202,10 +231,12 @@ def _user(target: Service) -> str:
 @pytest.mark.gate
 @pytest.mark.destructive
 def test_redis_aof_everysec_loses_at_most_a_second_on_kill9(stack: Stack) -> None:
-    """C-BK-5: with the profile's persistence (appendonly yes, everysec), kill -9 during SADDs loses
-    at most ~1 s of acknowledged writes; with persistence off the loss is reported."""
+    """C-BK-5: with the promised persistence (appendonly yes, everysec), kill -9 during SADDs loses
+    at most ~1 s of acknowledged writes; with persistence off the loss is reported. The node's
+    effective persistence (CONFIG GET) is held to the promise and shown beside the loss."""
     recorder = Recorder()
     with scratch_redis(stack) as node:
+        effective = _persistence(node)
         with RedisSetWorkload(node.endpoint.url, recorder, workers=2):
             _wait_for_ops(recorder, "add", 300)
             time.sleep(AOF_WINDOW_S + AOF_MARGIN_S)  # the fault happens mid-stream: writes span > 1 fsync
@@ -215,9 +246,26 @@ def test_redis_aof_everysec_loses_at_most_a_second_on_kill9(stack: Stack) -> Non
         node.start()
         redis_set_read(node.endpoint.url, recorder)
     result = sets.check(recorder.history(), claim="C-BK-5", acked_before=killed_at - AOF_WINDOW_S - AOF_MARGIN_S)
-    print(f"C-BK-5: appendonly={stack.profile.redis.appendonly} appendfsync={stack.profile.redis.appendfsync}:"
-          f" {result.stats}")
+    promises = stack.profile.promises
+    promised = f"appendonly {'yes' if promises.redis_appendonly else 'no'}, appendfsync {promises.redis_appendfsync}"
+    print(f"C-BK-5: promised {promised}; effective {effective}: {result.stats}")
+    weaker = (promises.redis_appendonly and effective["appendonly"] != "yes") or \
+        _DURABILITY[effective["appendfsync"]] < _DURABILITY[promises.redis_appendfsync]
+    assert not weaker, (f"C-BK-5 violated: promised {promised}; the node runs with {effective} "
+                        f"(redis.conf, CONFIG GET); after kill -9: {dict(result.counts())} {result.stats}")
     assert_holds(result)
+
+
+_DURABILITY = {"no": 0, "everysec": 1, "always": 2}
+
+
+def _persistence(node: Service) -> dict[str, str]:
+    """``appendonly`` and ``appendfsync`` as the running node reports them."""
+    client = redis.Redis.from_url(node.endpoint.url, socket_timeout=5.0, decode_responses=True)
+    try:
+        return {name: str(client.config_get(name)[name]) for name in ("appendonly", "appendfsync")}  # type: ignore[index]
+    finally:
+        client.close()
 
 
 def _wait_for_info(recorder: Recorder, timeout: float = 10.0) -> None:

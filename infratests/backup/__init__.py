@@ -1,4 +1,4 @@
-"""Backup and restore of the app database (C-BK-1..4): pg_dump + verify + retention + restore.
+"""Backup and restore of the app database (C-BK-1..4, C-BK-6): pg_dump + check + retention + restore.
 
 The tool does what the seed teams' cron jobs do (``pg_dump`` custom format, or
 plain SQL piped through gzip), plus what they forgot: a SHA-256 sidecar and a
@@ -7,7 +7,7 @@ before the target is touched. Users can plug in their own commands
 (:class:`BackupSettings`).
 """
 
-from infratests.backup.files import Backup, BackupCorrupt, BackupError, list_backups, verify_backup
+from infratests.backup.files import Backup, BackupCorrupt, BackupError, BackupRejected, list_backups, verify_backup
 from infratests.backup.settings import BackupSettings, settings_from_env
 from infratests.backup.tool import RestoreReport, prune, restore_backup, take_backup
 
@@ -15,6 +15,7 @@ __all__ = [
     "Backup",
     "BackupCorrupt",
     "BackupError",
+    "BackupRejected",
     "BackupSettings",
     "RestoreReport",
     "list_backups",

@@ -1,10 +1,14 @@
 """Backup files: names that sort by time, SHA-256 sidecars, and the verify step (C-BK-3).
 
-A backup is ``backup-<UTC time to the microsecond>.dump`` (custom format) or
-``.sql.gz`` (plain SQL, gzip) with a ``.sha256`` sidecar written after the dump
-succeeded. :func:`verify_backup` reads the whole file: checksum, then the
-format's own integrity (gzip CRC and the dump's completion trailer; the custom
-format's header and a full ``pg_restore`` to /dev/null).
+A backup the suite names is ``backup-<UTC time to the microsecond>.dump``
+(custom format) or ``.sql.gz`` (plain SQL, gzip); a team's own command may name
+its files itself (``backup.pattern`` finds them). Each gets a ``.sha256``
+sidecar once it was checked. Backups are ordered by time from the files
+themselves (modification time), never by name. :func:`verify_backup` reads the
+whole file: checksum, then the format's own integrity, told by its content
+(gzip CRC and the dump's completion trailer; the custom format's header and a
+full ``pg_restore`` to /dev/null). A backup that fails the check when it is
+taken is moved to ``rejected/`` (C-BK-6): it never counts toward retention.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from pathlib import Path
 
 from infratests.errors import InfratestsError
 
-__all__ = ["Backup", "BackupError", "BackupCorrupt", "backup_path", "list_backups", "sha256",
-           "write_sidecar", "verify_backup", "SUFFIXES"]
+__all__ = ["Backup", "BackupError", "BackupCorrupt", "BackupRejected", "DEFAULT_PATTERN", "REJECTED",
+           "backup_path", "is_gzip", "list_backups", "reject", "sha256", "write_sidecar", "verify_backup"]
 
-SUFFIXES = (".dump", ".sql.gz")
+DEFAULT_PATTERN = "backup-*"
+REJECTED = "rejected"
 _PREFIX = "backup-"
+_NOT_BACKUPS = (".sha256", ".partial")
 _TRAILER = b"-- PostgreSQL database dump complete"
 _CUSTOM_MAGIC, _GZIP_MAGIC = b"PGDMP", b"\x1f\x8b"
 
@@ -34,6 +40,10 @@ class BackupError(InfratestsError):
 
 class BackupCorrupt(BackupError):
     """The backup file is truncated or corrupt; nothing was restored. ``subject``: the file."""
+
+
+class BackupRejected(BackupError):
+    """A backup just taken is empty, truncated or does not restore (C-BK-6); it was moved aside."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +76,24 @@ def backup_path(directory: Path, suffix: str, now: datetime | None = None) -> Pa
     return path
 
 
-def list_backups(directory: Path) -> list[Path]:
-    """The backups in ``directory``, newest first (by the time in their names)."""
-    found = [p for p in directory.iterdir()
-             if p.name.startswith(_PREFIX) and p.name.endswith(SUFFIXES)] if directory.is_dir() else []
-    return sorted(found, key=lambda p: p.name, reverse=True)
+def list_backups(directory: Path, pattern: str = DEFAULT_PATTERN) -> list[Path]:
+    """The backups in ``directory`` (files matching ``pattern``), newest first by their files' time."""
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.glob(pattern) if p.is_file() and not p.name.endswith(_NOT_BACKUPS)]
+    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+
+
+def reject(path: Path) -> Path:
+    """Move a backup that failed its check to ``rejected/`` next to it (out of every listing)."""
+    folder = path.parent / REJECTED
+    folder.mkdir(exist_ok=True)
+    return path.rename(folder / path.name)
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as data:
+        return data.read(2) == _GZIP_MAGIC
 
 
 def sha256(path: Path) -> str:

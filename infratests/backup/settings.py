@@ -24,10 +24,12 @@ class BackupSettings:
     ``mode``: ``snapshot`` (one pg_dump, one MVCC snapshot) or ``per-table``
     (schema, then each table's data by its own pg_dump: no common snapshot; the
     broken way, kept so the C-BK-1 scenario can be shown to catch it).
-    ``command`` / ``restore_command``: the user's own shell commands, with
-    ``{dsn}`` and ``{path}`` placeholders; ``prune_command`` with ``{dir}`` and
-    ``{keep}``. Empty means the built-in way. ``verify=False`` restores without
-    the verify step (the seed teams' ``gunzip | psql``; kept for the C-BK-3 mutant).
+    ``command``: the team's backup command with ``{dsn}`` and ``{path}`` (the
+    suite names the file) or ``{dir}`` (the command names it; ``pattern``, a glob,
+    finds the team's backups); ``restore_command`` with ``{dsn}`` and ``{path}``;
+    ``prune_command`` with ``{dir}`` and ``{keep}``. Empty means the built-in
+    way. ``verify`` applies to the built-in restore only: a team's restore
+    command is judged as it is.
     """
 
     format: str = "custom"
@@ -37,6 +39,7 @@ class BackupSettings:
     restore_command: str = ""
     prune_command: str = ""
     verify: bool = True
+    pattern: str = "backup-*"
     bindir: Path | None = None
 
     def __post_init__(self) -> None:
@@ -51,7 +54,7 @@ class BackupSettings:
 def settings_from_env(environ: Mapping[str, str], base: BackupSettings = BackupSettings()) -> BackupSettings:
     """``base`` overridden by ``INFRATESTS_BACKUP_<FIELD>`` (FORMAT, MODE, RETENTION, COMMAND, ...)."""
     values: dict[str, object] = {}
-    for name in ("format", "mode", "command", "restore_command", "prune_command"):
+    for name in ("format", "mode", "command", "restore_command", "prune_command", "pattern"):
         if _ENV + name.upper() in environ:
             values[name] = environ[_ENV + name.upper()]
     if _ENV + "RETENTION" in environ:
@@ -69,4 +72,4 @@ def settings_from_profile(profile: Profile) -> BackupSettings:
     backup = profile.backup
     return BackupSettings(format=backup.format, retention=backup.retention, command=backup.command,
                           restore_command=backup.restore_command, prune_command=backup.prune_command,
-                          verify=backup.verify, bindir=postgres.bindir(profile))
+                          verify=backup.verify, pattern=backup.pattern, bindir=postgres.bindir(profile))

@@ -27,13 +27,13 @@ from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Endpoint, ServiceSpec
 from infratests.stack.templates import render
 
-__all__ = ["SUPERUSER", "bindir", "postgres_spec", "superuser_dsn", "dsn"]
+__all__ = ["SUPERUSER", "SUPERUSER_PASSWORD", "bindir", "postgres_spec", "superuser_dsn", "dsn"]
 
 _Runner = Callable[..., str]  # (argv, build_dir, stdin=None) -> output; raises ServiceError on failure
 
 SUPERUSER = "postgres"
 _IMAGE_BINDIR = Path("/usr/lib/postgresql/15/bin")
-_SUPERUSER_PASSWORD = "postgres-secret"
+SUPERUSER_PASSWORD = "postgres-secret"
 
 
 def bindir(profile: Profile, runtime: Runtime = ON_HOST) -> Path:
@@ -58,7 +58,7 @@ def dsn(port: int, user: str, password: str, database: str, host: str = LOOPBACK
 
 
 def superuser_dsn(endpoint: Endpoint, database: str = "postgres") -> str:
-    return dsn(endpoint.port, SUPERUSER, _SUPERUSER_PASSWORD, database, endpoint.host)
+    return dsn(endpoint.port, SUPERUSER, SUPERUSER_PASSWORD, database, endpoint.host)
 
 
 def postgres_spec(profile: Profile, port: int, user: str | None, workdir: Path,
@@ -125,7 +125,7 @@ def _build_template(profile: Profile, binaries: Path, user: str | None, target: 
     build = Path(tempfile.mkdtemp(prefix="infratests-initdb-"))
     try:
         data = build / "data"
-        (build / "pw").write_text(_SUPERUSER_PASSWORD + "\n")
+        (build / "pw").write_text(SUPERUSER_PASSWORD + "\n")
         if user:
             shutil.chown(build, user)
             shutil.chown(build / "pw", user)

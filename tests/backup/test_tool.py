@@ -12,6 +12,7 @@ import pytest
 from infratests.backup import (
     BackupCorrupt,
     BackupError,
+    BackupRejected,
     BackupSettings,
     list_backups,
     prune,
@@ -95,3 +96,29 @@ def _bindir() -> Path:
     from infratests.stack.postgres import bindir
 
     return bindir(Profile())
+
+
+def test_an_empty_backup_is_rejected_when_taken_and_never_counted(source: str, tmp_path: Path) -> None:
+    """C-BK-6: an empty file from a command that exits 0 is flagged with its stderr and set aside; the
+    good backups before it are not pruned to make room for it."""
+    good = [take_backup(source, tmp_path, BackupSettings(retention=2)).path for _ in range(2)]
+    empty = BackupSettings(retention=2, command="echo 'pg_dump: error: nothing to dump' >&2; : > {path}")
+    with pytest.raises(BackupRejected, match="nothing to dump") as rejected:
+        take_backup(source, tmp_path, empty)
+    assert rejected.value.subject.parent == tmp_path / "rejected"
+    assert list_backups(tmp_path) == good[::-1]
+
+
+def test_a_team_names_its_own_files_and_retention_goes_by_time(source: str, tmp_path: Path) -> None:
+    """``{dir}``: the command names the file; the new file matching ``pattern`` is the backup, and the
+    newest by time are kept whatever their names."""
+    bindir = _bindir()
+    names = iter(["zz", "aa", "mm"])  # names that do not sort by time
+    taken = []
+    for name in names:
+        settings = BackupSettings(retention=2, pattern="nightly-*.dump",
+                                  command=f"{bindir}/pg_dump --format=custom --file={{dir}}/nightly-{name}.dump "
+                                          "--dbname={dsn}")
+        taken.append(take_backup(source, tmp_path, settings).path)
+    assert [p.name for p in taken] == ["nightly-zz.dump", "nightly-aa.dump", "nightly-mm.dump"]
+    assert list_backups(tmp_path, "nightly-*.dump") == [taken[2], taken[1]]

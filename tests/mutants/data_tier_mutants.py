@@ -9,12 +9,19 @@ and asserts the scenario fails naming the claim.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.mutants.mutant import Mutant
 
 TX = "scenarios/test_transactions.py::"
 POOL = "scenarios/test_pool_limits.py::"
 BK = "scenarios/test_backup_restore.py::"
 NO_TX = {"app.env.REFAPP_TRANSFER_TX": "off"}
+TEMPLATES = Path(__file__).with_name("templates")
+# A team's numbered backups (db-8, db-9, db-10...), pruned by name: "db-9" sorts after "db-10".
+NUMBERED_BACKUP = ("[ -f {dir}/.counter ] || echo 7 > {dir}/.counter; n=$(( $(cat {dir}/.counter) + 1 )); "
+                   "echo $n > {dir}/.counter; pg_dump --format=custom --file={dir}/db-$n.dump --dbname={dsn}")
+PRUNE_BY_NAME = "ls -1 db-*.dump | sort -r | tail -n +$(({keep}+1)) | xargs -r rm --"
 
 
 MUTANTS = (
@@ -34,6 +41,17 @@ MUTANTS = (
     Mutant("pgbouncer-pool-over-max-connections", "C-POOL-1",
            POOL + "test_connection_budget_fits_statically_and_under_load",
            {"pgbouncer.default_pool_size": "150"}, "PgBouncer may open 150 server connections; Postgres allows 97"),
+    Mutant("postgres-template-max-connections-20", "C-POOL-1",
+           POOL + "test_connection_budget_fits_statically_and_under_load",
+           {"postgres.template": str(TEMPLATES / "postgres_max_connections_20.conf.j2")},
+           "postgresql.conf hard-codes max_connections = 20: PgBouncer's 30 server connections do not fit"),
+    Mutant("pgbouncer-template-max-client-conn-100", "C-POOL-2",
+           POOL + "test_pgbouncer_serves_max_client_conn_and_refuses_the_next",
+           {"pgbouncer.template": str(TEMPLATES / "pgbouncer_max_client_conn_100.ini.j2")},
+           "pgbouncer.ini hard-codes max_client_conn = 100 (the profile says 1000)"),
+    Mutant("pgbouncer-max-client-conn-lowered", "C-POOL-2",
+           POOL + "test_pgbouncer_serves_max_client_conn_and_refuses_the_next",
+           {"pgbouncer.max_client_conn": "100"}, "the profile lowers max_client_conn to 100; 1000 was promised"),
     Mutant("session-pooling-small-pool", "C-POOL-2",
            POOL + "test_pgbouncer_serves_max_client_conn_and_refuses_the_next",
            {"pgbouncer.pool_mode": "session"},
@@ -56,9 +74,20 @@ MUTANTS = (
                 "ls -1 | grep -v sha256 | sort -r | tail -n +{keep} | xargs -r rm --"}),
     Mutant("restore-without-verify", "C-BK-3",
            BK + "test_damaged_backup_is_refused_before_anything_is_restored[plain-gzip]",
-           {}, "restore pipes the file into psql without checking it first",
-           env={"INFRATESTS_BACKUP_VERIFY": "off"}),
+           {}, "the team's restore pipes the file into psql without checking it (`gunzip -c | psql`)",
+           env={"INFRATESTS_BACKUP_RESTORE_COMMAND": "gunzip -c {path} | psql --quiet {dsn}"}),
+    Mutant("prune-by-name", "C-BK-2", BK + "test_retention_keeps_exactly_the_newest_n",
+           {}, "numbered backups pruned by name: db-9 sorts after db-10, the newest are deleted",
+           env={"INFRATESTS_BACKUP_COMMAND": NUMBERED_BACKUP, "INFRATESTS_BACKUP_PATTERN": "db-*.dump",
+                "INFRATESTS_BACKUP_PRUNE_COMMAND": PRUNE_BY_NAME}),
+    Mutant("backup-writes-empty-file", "C-BK-6", BK + "test_every_backup_is_checked_when_taken",
+           {}, "`pg_dump | gzip > file` without pipefail: pg_dump fails, an empty dump is written, exit 0",
+           env={"INFRATESTS_BACKUP_COMMAND": "pg_dump --dbname={dsn}_missing | gzip > {path}"}),
     Mutant("redis-without-persistence", "C-BK-5", BK + "test_redis_aof_everysec_loses_at_most_a_second_on_kill9",
            {"redis.appendonly": "false"}, "appendonly no, no snapshots: kill -9 loses every write"),
+    Mutant("redis-template-appendonly-no", "C-BK-5",
+           BK + "test_redis_aof_everysec_loses_at_most_a_second_on_kill9",
+           {"redis.template": str(TEMPLATES / "redis_appendonly_no.conf.j2")},
+           "redis.conf hard-codes appendonly no (the profile says yes)"),
 )
 

@@ -41,14 +41,20 @@ class Verdict:
         return self.exit_code == 1
 
 
-def run_against(mutant: Mutant, timeout: float = 600.0) -> Verdict:
-    """Run the mutant's scenario on a stack with the mutant's overrides."""
-    sets = [f"--infratests-set={key}={value}" for key, value in mutant.overrides.items()]
-    done = subprocess.run([sys.executable, "-m", "pytest", mutant.scenario, "-q", "-p", "no:cacheprovider",
+def run_scenario(scenario: str, overrides: Mapping[str, str], env: Mapping[str, str],
+                 timeout: float = 600.0) -> Verdict:
+    """Run one scenario (a node id) in a pytest of its own, with profile overrides and environment."""
+    sets = [f"--infratests-set={key}={value}" for key, value in overrides.items()]
+    done = subprocess.run([sys.executable, "-m", "pytest", scenario, "-q", "-p", "no:cacheprovider",
                            "--tb=short", "-o", "addopts=-p no:locust", *sets],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **mutant.env})
+                          env={**os.environ, **env})
     return Verdict(done.returncode, done.stdout + done.stderr)
+
+
+def run_against(mutant: Mutant, timeout: float = 600.0) -> Verdict:
+    """Run the mutant's scenario on a stack with the mutant's overrides."""
+    return run_scenario(mutant.scenario, mutant.overrides, mutant.env, timeout)
 
 
 def assert_caught(mutant: Mutant) -> None:
