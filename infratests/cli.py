@@ -14,8 +14,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from infratests.config import Profile, find_profile_file, load_profile, parse_overrides
+from infratests.config import Profile
 from infratests.errors import InfratestsError
+from infratests.profile_file import find_profile_file, load_profile, parse_overrides
+from infratests.stack.backends import CHOICES
 from infratests.target import missing_profile_hint, target_line
 
 __all__ = ["main"]
@@ -103,8 +105,9 @@ def _profile_options(parser: argparse.ArgumentParser) -> None:
                         help="profile file (default: ./infratests.toml or [tool.infratests])")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one profile key, e.g. app.replicas=3")
-    parser.add_argument("--backend", default="local", choices=("local", "docker", "auto"),
-                        help="what runs the services (default: local)")
+    parser.add_argument("--backend", default="local", choices=CHOICES,
+                        help="what runs the services: local, docker, auto, or external (an environment "
+                             "already running, named in [external]: pre-deploy verification; default: local)")
 
 
 def _profile(args: argparse.Namespace) -> Profile:

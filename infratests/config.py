@@ -8,12 +8,7 @@ key and says how to fix it.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import sys
-import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +27,11 @@ __all__ = [
     "DockerConfig",
     "BackupConfig",
     "PromisesConfig",
+    "ExternalConfig",
     "APP_PROMISES",
     "REFAPP_PROMISE_ENV",
     "CAPABILITIES",
     "Profile",
-    "load_profile",
-    "find_profile_file",
-    "parse_overrides",
-    "PROFILE_FILE",
 ]
 
 
@@ -218,6 +210,30 @@ class BackupConfig:
 
 
 @dataclass(frozen=True)
+class ExternalConfig:
+    """An environment the suite did not start (``--backend external``): pre-deploy verification.
+
+    ``url`` is its public HTTPS base URL (``http_url`` its plain listener, for the redirect; ``ca_file``
+    the CA that signs its certificate, empty: the system's). The rest is optional and enables more
+    checks: ``replicas`` (the app replicas' direct URLs, as an internal caller sees them), the
+    Postgres DSN (a read-only role is enough), PgBouncer's DSN and its admin console's, Redis URLs
+    (cache first), ``health_secret``, and ``internal_ports``: ports that must not answer on the public
+    host. Write secrets as ``${VAR}``: they come from the environment and are never printed.
+    """
+
+    url: str = ""
+    http_url: str = ""
+    ca_file: Path | None = None
+    replicas: tuple[str, ...] = ()
+    postgres_dsn: str = ""
+    pgbouncer_dsn: str = ""
+    pgbouncer_admin_dsn: str = ""
+    redis_urls: tuple[str, ...] = ()
+    health_secret: str = ""
+    internal_ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Profile:
     run_as: str = "postgres"
     startup_timeout_s: float = 30.0
@@ -231,6 +247,7 @@ class Profile:
     docker: DockerConfig = field(default_factory=DockerConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
     promises: PromisesConfig = field(default_factory=PromisesConfig)
+    external: ExternalConfig = field(default_factory=ExternalConfig)
     # Set by load_profile, not keys: the profile file (None: defaults only), the keys the command
     # line set, and the folder where relative paths start.
     path: Path | None = None
@@ -321,9 +338,6 @@ def _check_values(profile: Profile) -> None:
                               "fix the path (relative paths start at the profile's folder)", template)
 
 
-PROFILE_FILE = "infratests.toml"
-
-
 def _check_app_keys(profile: Profile) -> None:
     unknown = [name for name in profile.app.capabilities if name not in CAPABILITIES]
     if unknown:
@@ -335,126 +349,3 @@ def _check_app_keys(profile: Profile) -> None:
                           f"those are {', '.join(APP_PROMISES)}", "app.promise_env")
 
 
-def find_profile_file(folder: Path) -> Path | None:
-    """The profile of the folder a command runs in: ``infratests.toml``, else a pyproject.toml with
-    ``[tool.infratests]``, in ``folder`` or the nearest parent that has one, up to the repository's
-    root (a folder with ``.git``). Never the folder where the suite itself is installed."""
-    for candidate in (folder.resolve(), *folder.resolve().parents):
-        own = candidate / PROFILE_FILE
-        if own.is_file():
-            return own
-        pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and "infratests" in _read_toml(pyproject).get("tool", {}):
-            return pyproject
-        if (candidate / ".git").exists():
-            return None
-    return None
-
-
-def parse_overrides(pairs: list[str]) -> dict[str, str]:
-    """``["a.b=1"]`` -> ``{"a.b": "1"}``; a pair without ``=`` is a usage error."""
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {pair!r}: write KEY=VALUE, e.g. app.replicas=3", pair)
-        overrides[key.strip()] = value.strip()
-    return overrides
-
-
-def load_profile(path: Path | None = None, overrides: Mapping[str, str] | None = None) -> Profile:
-    """Build the profile from defaults, then ``path``, then ``overrides`` (``a.b`` -> raw value)."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        if not path.is_file():
-            raise ConfigError(f"profile file {path} does not exist: fix the path given to --profile "
-                              "(--infratests-profile under pytest)", path)
-        path = path.resolve()
-        data = _read_toml(path)
-        raw = data.get("tool", {}).get("infratests", {}) if path.name == "pyproject.toml" else data
-    for dotted, text in (overrides or {}).items():
-        _set_dotted(raw, dotted, _parse_scalar(text))
-    base = path.parent if path is not None else Path.cwd()
-    return _build(Profile, raw, "", base, path=path, overridden=tuple(overrides or ()), folder=base)
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}", path) from None
-
-
-def _parse_scalar(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    *sections, key = dotted.split(".")
-    node = raw
-    for section in sections:
-        node = node.setdefault(section, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{dotted}: {section} is not a section", dotted)
-    node[key] = value
-
-
-def _build(cls: type, raw: Mapping[str, Any], prefix: str, base: Path, **fixed: Any) -> Any:
-    """``cls`` from the profile's ``raw`` table; ``fixed`` fields are the loader's, never keys."""
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)} - set(fixed)
-    for key in raw:
-        if key not in names:
-            close = difflib.get_close_matches(key, sorted(names), n=1)
-            hint = f"did you mean {prefix}{close[0]}?" if close else f"known keys: {', '.join(sorted(names))}"
-            raise ConfigError(f"unknown key {prefix}{key}: {hint}", f"{prefix}{key}")
-    values = {key: _convert(hints[key], value, f"{prefix}{key}", base) for key, value in raw.items()}
-    try:
-        return cls(**values, **fixed)
-    except TypeError as error:
-        raise ConfigError(f"{prefix or 'profile'}: {error}", prefix) from None
-
-
-def _convert(hint: Any, value: Any, key: str, base: Path) -> Any:
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{key} must be a table ([{key}]), got {value!r}", key)
-        return _build(typing.cast(type, hint), value, f"{key}.", base)
-    if origin in (typing.Union, types.UnionType):
-        if value is None or value == "":
-            return None
-        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return _convert(inner, value, key, base)
-    if hint is Path:
-        _expect(isinstance(value, str), key, value, "a path string")
-        return base / value
-    if origin is tuple:
-        _expect(isinstance(value, list) and all(isinstance(v, str) for v in value), key, value,
-                "a list of strings")
-        return tuple(value)
-    if origin is Mapping:
-        _expect(isinstance(value, Mapping), key, value, "a table of key = value")
-        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
-    return _convert_scalar(hint, value, key)
-
-
-def _convert_scalar(hint: Any, value: Any, key: str) -> Any:
-    if hint is bool:
-        _expect(isinstance(value, bool), key, value, "true or false")
-    elif hint is int:
-        _expect(isinstance(value, int) and not isinstance(value, bool), key, value, "a whole number")
-    elif hint is float:
-        _expect(isinstance(value, int | float) and not isinstance(value, bool), key, value, "a number")
-        return float(value)
-    elif hint is str:
-        _expect(isinstance(value, str), key, value, "a string (in quotes)")
-    return value
-
-
-def _expect(ok: bool, key: str, value: Any, what: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key} = {value!r} has the wrong type: write {what}", key)

@@ -19,11 +19,13 @@ from typing import Any, Protocol
 
 import pytest
 
-from infratests.config import CAPABILITIES, Profile, find_profile_file, load_profile, parse_overrides
-from infratests.errors import ConfigError, InfratestsError
+from infratests.config import CAPABILITIES, Profile
+from infratests.errors import ConfigError, InfratestsError, UnsupportedOperation
 from infratests.faults.network import NetworkFaults
 from infratests.janitor import Session, open_session
+from infratests.profile_file import find_profile_file, load_profile, parse_overrides
 from infratests.secrets import mask
+from infratests.stack.backends import CHOICES
 from infratests.stack.service import Service
 from infratests.stack.topology import Stack
 from infratests.target import missing_profile_hint, target_line
@@ -37,6 +39,8 @@ MARKERS = {
     "destructive": "kills or restarts services; uses a stack of its own",
     "slow": "takes more than ~10 s",
     "needs": "needs(*capabilities): skipped unless the app declares them (docs/app-contract.md, part 2)",
+    "live_safe": "safe on a live environment (--infratests-backend external): non-destructive, bounded load, "
+                 "only the suite's own keys and rows, cleaned up",
 }
 class StackFactory(Protocol):
     """The ``stack_factory`` fixture: a private stack as a context manager."""
@@ -58,10 +62,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--infratests-set", metavar="KEY=VALUE", action="append", default=[],
                     help="override one profile key, e.g. postgres.max_connections=50")
     group.addoption("--infratests-backend", default=os.environ.get("INFRATESTS_BACKEND", "local"),
-                    choices=("local", "docker", "auto"),
-                    help="what runs the services: local (child processes), docker (containers) or "
-                         "auto (docker when its daemon and images are there); default $INFRATESTS_BACKEND "
-                         "or local")
+                    choices=CHOICES,
+                    help="what runs the services: local (child processes), docker (containers), "
+                         "auto (docker when its daemon and images are there), or external (an environment "
+                         "already running, named in [external]: only live-safe scenarios run); default "
+                         "$INFRATESTS_BACKEND or local")
     group.addoption("--infratests-strict", action="store_true",
                     help="fail when a server's effective configuration differs from the profile "
                          "(a template that sets its own number)")
@@ -99,9 +104,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A scenario that needs capabilities the app does not declare is skipped, naming them."""
+    """A scenario that needs capabilities the app does not declare is skipped, naming them; on an
+    external environment every scenario not marked live_safe is skipped."""
     declared = config.stash[_profile_key][1].capabilities()
+    live = config.getoption("infratests_backend") == "external"
     for item in items:
+        if live and item.get_closest_marker("live_safe") is None:
+            item.add_marker(pytest.mark.skip(reason="not safe on a live environment (it faults, restarts or loads "
+                                                    "it): runs on a stack the suite starts"))
+            continue
         for marker in item.iter_markers("needs"):
             unknown = [name for name in marker.args if name not in CAPABILITIES]
             if unknown:
@@ -276,7 +287,10 @@ def faults(stack: Stack) -> Iterator[NetworkFaults]:
     ends only once every replica serves again (the next test never meets this one's aftermath)."""
     from infratests.stack.serving import wait_until_serving
 
-    api = stack.faults
+    try:
+        api = stack.faults
+    except UnsupportedOperation as unsupported:
+        pytest.skip(str(unsupported))
     api.heal_all()
     yield api
     api.heal_all()

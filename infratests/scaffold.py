@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from infratests.config import PROFILE_FILE
 from infratests.profile_doc import commented_profile
+from infratests.profile_file import PROFILE_FILE
 
 __all__ = ["STARTER_FILES", "Written", "write_starter"]
 

@@ -12,7 +12,8 @@ import os
 import shlex
 from pathlib import Path
 
-from infratests.config import PROFILE_FILE, Profile
+from infratests.config import Profile
+from infratests.profile_file import PROFILE_FILE
 
 __all__ = ["APP_MARKERS", "missing_profile_hint", "target_line"]
 

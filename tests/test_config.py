@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from infratests.config import find_profile_file, load_profile, parse_overrides
 from infratests.errors import ConfigError
+from infratests.profile_file import find_profile_file, load_profile, parse_overrides
 
 
 def test_defaults_are_the_claims_numbers() -> None:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from infratests.config import Profile, load_profile
+from infratests.config import Profile
 from infratests.profile_doc import profile_keys
+from infratests.profile_file import load_profile
 from infratests.scaffold import STARTER_FILES, write_starter
 
 ACTIONLINT = Path(__file__).resolve().parents[1] / "tools" / "actionlint"

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from infratests.config import Profile, load_profile
+from infratests.config import Profile
 from infratests.janitor import Session, open_session
+from infratests.profile_file import load_profile
 from infratests.stack.docker.choose import configure_ryuk, docker_client, image_plan
 from infratests.stack.docker.images import local_image_names, missing_images
 from infratests.stack.docker.plan import ImagePlan

@@ -19,8 +19,8 @@ from infratests.stack.topology import Stack
 
 @pytest.fixture(scope="module", params=["host", "bridge"])
 def docker_stack(request: pytest.FixtureRequest, docker_api: Any, local_plan: object) -> Iterator[Stack]:
-    from infratests.config import load_profile
     from infratests.janitor import open_session
+    from infratests.profile_file import load_profile
 
     session = open_session()
     try:
@@ -55,7 +55,7 @@ def test_every_service_runs_in_a_labelled_container_of_the_stack_network(docker_
 
 def test_a_pod_is_gone_with_its_stack(docker_api: Any, local_plan: object, profile: Profile,
                                       session: Session) -> None:
-    from infratests.config import load_profile
+    from infratests.profile_file import load_profile
 
     bridged = load_profile(None, {"docker.images": "local", "docker.network": "bridge"})
     with Stack(bridged, session, "docker") as running:

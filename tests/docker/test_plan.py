@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infratests.config import load_profile
 from infratests.errors import ConfigError
+from infratests.profile_file import load_profile
 from infratests.stack import app, faultproxy, postgres, redis
 from infratests.stack.docker.plan import OFFICIAL_IMAGES, ImagePlan
 from infratests.stack.service import Endpoint

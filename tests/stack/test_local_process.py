@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from infratests.config import load_profile
 from infratests.errors import PortInUse, ServiceError
 from infratests.janitor import Session
+from infratests.profile_file import load_profile
 from infratests.stack import redis
 from infratests.stack.local import LocalProcess, unprivileged_user
 from infratests.stack.ports import free_port

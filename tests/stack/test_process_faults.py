@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from infratests.config import load_profile
 from infratests.errors import UnsupportedOperation
 from infratests.faults import process
 from infratests.janitor import Session
+from infratests.profile_file import load_profile
 from infratests.stack import redis
 from infratests.stack.local import LocalProcess, unprivileged_user
 from infratests.stack.ports import free_port

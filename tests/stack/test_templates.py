@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from infratests.config import load_profile
 from infratests.errors import ConfigError
 from infratests.janitor import Session
+from infratests.profile_file import load_profile
 from infratests.stack import nginx, pgbouncer, redis
 from infratests.stack.service import Endpoint
 from infratests.stack.tls import make_tls

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from infratests.config import load_profile
 from infratests.errors import PortInUse
 from infratests.janitor import Session
+from infratests.profile_file import load_profile
 from infratests.stack.topology import Stack, link_names
 
 
