@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     _profile_options(up)
     up.add_argument("--check", action="store_true",
                     help="print per-service and total ready times as JSON, then tear down")
+    up.add_argument("--external-profile", type=Path, default=None, metavar="PATH",
+                    help="also write a profile that points --backend external at this stack (it holds the "
+                         "stack's secrets: written readable by you only), to rehearse pre-deploy checks")
     up.set_defaults(run=_up)
 
     down = commands.add_parser("down", help="reap leftovers of dead runs (--all: also live ones)")
@@ -132,6 +135,7 @@ def _init(_args: argparse.Namespace, _rest: list[str]) -> int:
 
 def _up(args: argparse.Namespace, _rest: list[str]) -> int:
     from infratests.janitor import open_session
+    from infratests.stack.external import external_profile
     from infratests.stack.topology import Stack
 
     profile = _profile(args)
@@ -143,6 +147,8 @@ def _up(args: argparse.Namespace, _rest: list[str]) -> int:
             if args.check:
                 print(json.dumps({"ready_s": stack.ready_times}, indent=2))
                 return 0
+            if args.external_profile:
+                _write_private(args.external_profile, external_profile(stack))
             endpoints = {service.name: {"url": service.endpoint.url, **service.endpoint.extra}
                          for service in stack}
             print(json.dumps({"session": session.id, "ca": str(stack.tls.ca),
@@ -154,6 +160,13 @@ def _up(args: argparse.Namespace, _rest: list[str]) -> int:
         return 0
     finally:
         session.close()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by this user only (the file holds secrets)."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
 
 
 def _down(args: argparse.Namespace, _rest: list[str]) -> int:

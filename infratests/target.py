@@ -24,6 +24,8 @@ APP_MARKERS = ("package.json", "requirements.txt", "go.mod", "Cargo.toml", "Gemf
 
 def target_line(profile: Profile, backend: str) -> str:
     """``infratests: testing app 'node server.js' (profile ./infratests.toml), local backend``."""
+    if backend == "external":
+        return f"infratests: testing the environment at {profile.external.url} ({_source(profile)}), external backend"
     if profile.app.command:
         app = f"app {shlex.join(profile.app.command)!r}"
     else:

@@ -31,6 +31,8 @@ def _proxied_as(client_ip: str) -> dict[str, str]:
 @pytest.fixture
 def replica(stack: Stack) -> Iterator[httpx.Client]:
     """app-1 addressed directly: an internal caller (loopback, no proxy headers)."""
+    if "app-1" not in stack.services:
+        pytest.skip("needs an app replica's direct URL (external.replicas)")
     with httpx.Client(base_url=stack["app-1"].endpoint.url, timeout=5.0) as client:
         yield client
 
@@ -80,6 +82,7 @@ def test_readiness_follows_its_dependencies(faults: NetworkFaults, replica: http
                                   f"back: {recovered} (while down it said {body!r})")
 
 
+@pytest.mark.live_safe
 @pytest.mark.gate
 @pytest.mark.needs("health_details")
 def test_only_internal_callers_see_details(stack: Stack, https: httpx.Client, replica: httpx.Client) -> None:
@@ -102,6 +105,7 @@ def test_only_internal_callers_see_details(stack: Stack, https: httpx.Client, re
         f"C-HL-3 violated: the health secret appeared in a response or in the logs of {in_logs}")
 
 
+@pytest.mark.live_safe
 @pytest.mark.gate
 @pytest.mark.needs("health_rate_limit")
 def test_external_health_callers_are_rate_limited(stack: Stack, replica: httpx.Client) -> None:

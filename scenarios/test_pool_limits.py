@@ -103,7 +103,7 @@ def one_replica(stack_factory: StackFactory) -> Iterator[Stack]:
 
 
 def _pgbouncer_clients(stack: Stack) -> int:
-    return len(show(stack["pgbouncer"].endpoint, stack.profile, "CLIENTS"))  # this console connection included
+    return len(show(stack["pgbouncer"].endpoint, "CLIENTS"))  # this console connection included
 
 
 async def _connect_all(dsn: str, count: int, parallel: int = 64) -> list[psycopg.AsyncConnection]:
@@ -338,7 +338,7 @@ def test_stale_connections_are_replaced_after_restarts(stack_factory: StackFacto
 
 def _app_client_ports(stack: Stack) -> set[int]:
     """PgBouncer's client connections to the app database (the app pool's, through the proxy)."""
-    rows = show(stack["pgbouncer"].endpoint, stack.profile, "CLIENTS")
+    rows = show(stack["pgbouncer"].endpoint, "CLIENTS")
     return {int(r["port"]) for r in rows if r["database"] == stack.profile.postgres.database}
 
 

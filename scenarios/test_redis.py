@@ -86,3 +86,29 @@ def test_every_cache_key_the_app_writes_has_a_ttl(stack: Stack, clean_redis: Non
     forever = sorted(key for key, ttl in audit.items() if ttl < 0)
     assert len(audit) >= 30 and not forever, (
         f"C-RD-3 violated: {len(forever)} of {len(audit)} cache keys have no TTL: {forever[:8]}")
+
+
+@pytest.mark.gate
+@pytest.mark.live_safe
+@pytest.mark.needs("redis_cache")
+def test_cache_keys_in_use_have_a_ttl(stack: Stack) -> None:
+    """C-RD-3, read-only on a live environment: a sample of the keys the cache node holds (up to 2,000,
+    SCAN) all carry a TTL. On a stack the suite starts, the app first writes a few through its own
+    cache route, so there is something to audit."""
+    if "redis-cache" not in stack.services:
+        pytest.skip("needs the cache node's URL (external.redis_urls)")
+    if not stack.external:
+        with httpx.Client(base_url=stack["app-1"].endpoint.url, timeout=10.0) as app:
+            for i in range(5):
+                app.put(f"/cache/rd3-audit-{uuid.uuid4().hex[:6]}-{i}", content="audited").raise_for_status()
+    node = redis.Redis.from_url(stack["redis-cache"].endpoint.url, socket_timeout=5.0)
+    try:
+        sample = [key for key, _ in zip(node.scan_iter(count=500), range(2000), strict=False)]
+        forever = sorted(key.decode(errors="replace") for key in sample if node.ttl(key) == -1)
+    finally:
+        node.close()
+    if not sample:
+        pytest.skip("the cache node holds no key to audit")
+    print(f"C-RD-3: {len(sample)} keys sampled, {len(forever)} without a TTL")
+    assert not forever, (f"C-RD-3 violated: {len(forever)} of {len(sample)} sampled cache keys have no TTL: "
+                         f"{forever[:8]}")

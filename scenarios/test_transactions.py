@@ -22,6 +22,7 @@ from infratests.load import LoadSpec, LocustRun
 from infratests.load.workloads import BankSpec, BankWorkload
 from infratests.load.workloads.sets import LEDGER, ORDERS, pg_add_once, pg_set_read, pg_set_tables, pg_torn_pairs
 from infratests.plugin import StackFactory
+from infratests.stack.effective import effective_value
 from infratests.stack.pgbouncer import show
 from infratests.stack.postgres import dsn as make_dsn
 from infratests.stack.topology import Stack
@@ -282,7 +283,7 @@ def _free_server_slots(stack: Stack) -> int:
     to a client now. With the app idle, a linked one is stuck (an earlier cut on this shared stack
     can leave one waiting forever); probing it would wait for query_wait_timeout."""
     profile = stack.profile
-    pools = show(stack["pgbouncer"].endpoint, profile, "POOLS")
+    pools = show(stack["pgbouncer"].endpoint, "POOLS")
     active = sum(int(p["sv_active"]) for p in pools if p["database"] == profile.postgres.database)
     return profile.pgbouncer.default_pool_size - active
 
@@ -292,7 +293,7 @@ def test_pgbouncer_session_state_leaks_are_known(stack: Stack, fresh_database: s
                                                  record_property: Callable[..., None]) -> None:
     """C-TX-4: a table of which session features leak from one client to the next through
     PgBouncer (asserted against the pool mode); the transaction-scoped alternatives never leak."""
-    mode = stack.profile.pgbouncer.pool_mode
+    mode = effective_value(stack, "pgbouncer.pool_mode")
     info = psycopg.conninfo.conninfo_to_dict(fresh_database)
     bouncer = make_dsn(stack["pgbouncer"].endpoint.port, str(info["user"]), str(info["password"]),
                        str(info["dbname"]))
@@ -311,7 +312,7 @@ def test_pgbouncer_session_state_leaks_are_known(stack: Stack, fresh_database: s
 def test_the_apps_transactions_leave_no_session_state(stack: Stack, https: httpx.Client) -> None:
     """C-TX-4: after the app's transactions through PgBouncer, no server connection keeps the app's
     per-transaction statement_timeout (it was SET LOCAL, not a session SET)."""
-    if stack.profile.pgbouncer.pool_mode != "transaction":
+    if effective_value(stack, "pgbouncer.pool_mode") != "transaction":
         pytest.skip("in session pooling the app's clients keep their server connections: nothing leaks")
     for _ in range(20):
         https.get("/db/sleep", params={"s": 0}).raise_for_status()

@@ -6,7 +6,8 @@ runtime the service modules build specs for (bind address, whose binaries),
 and the network set up before the first service starts
 and removed after the last. Scenarios never see which one ran their services.
 ``auto`` picks ``docker`` when a daemon answers and its images are present,
-else ``local``, and says why.
+else ``local``, and says why. ``external`` starts nothing: the profile's
+``[external]`` table names an environment that already runs.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from infratests.stack.ports import LOOPBACK
 from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Service, ServiceSpec
 
-__all__ = ["CHOICES", "HOST_NETWORK", "Backend", "HostNetwork", "Network", "Placement", "resolve"]
+__all__ = ["CHOICES", "HOST_NETWORK", "REMOTE_NETWORK", "Backend", "HostNetwork", "Network", "Placement",
+           "RemoteNetwork", "resolve"]
 
 Backend = Callable[[ServiceSpec, Session, str | None, float], Service]
-CHOICES = ("local", "docker", "auto")
+CHOICES = ("local", "docker", "auto", "external")
 
 
 class Network(Protocol):
@@ -69,6 +71,16 @@ class HostNetwork:
 HOST_NETWORK = HostNetwork()
 
 
+class RemoteNetwork(HostNetwork):
+    """An environment elsewhere (the external backend): reached by address, its sockets not readable."""
+
+    mode = "remote"
+    proc_net: Path | None = None
+
+
+REMOTE_NETWORK = RemoteNetwork()
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where one stack's services run: ``name`` is ``local`` or ``docker``."""
@@ -85,6 +97,8 @@ def resolve(name: str, profile: Profile, session: Session) -> Placement:
         raise ConfigError(f"backend {name!r}: choose one of {', '.join(CHOICES)}", "backend")
     if name == "local":
         return Placement("local", LocalProcess)
+    if name == "external":
+        return Placement("external", _never_run, network=REMOTE_NETWORK)
     from infratests.stack.docker.choose import choose_backend, docker_placement
 
     chosen, why = choose_backend(name, profile)
@@ -94,6 +108,10 @@ def resolve(name: str, profile: Profile, session: Session) -> Placement:
     placement, how = docker_placement(profile, session)
     _say(f"backend {name} -> docker: {why}; {how}")
     return placement
+
+
+def _never_run(spec: ServiceSpec, *_args: object) -> Service:
+    raise ConfigError(f"{spec.name}: the external backend starts nothing; name it in [external]", "external")
 
 
 def _say(line: str) -> None:

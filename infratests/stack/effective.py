@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infratests.config import Profile
+from infratests.errors import UnsupportedOperation
 
 if TYPE_CHECKING:
     from infratests.stack.nginx_config import NginxConfig
     from infratests.stack.topology import Stack
 
-__all__ = ["Setting", "broken_promise", "configured", "differences", "nginx_config", "read_effective",
-           "redis_bytes"]
+__all__ = ["Setting", "broken_promise", "configured", "differences", "effective_value", "nginx_config",
+           "read_effective", "redis_bytes"]
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,25 @@ class Setting:
 
 
 def read_effective(stack: Stack) -> dict[str, Setting]:
-    """Every setting the suite compares, as the running servers use them, by profile key."""
+    """Every setting the suite compares, as the running servers use them, by profile key (what an
+    environment lets the suite read: a server it cannot ask is left out)."""
+    from infratests.stack.redis import CACHE_NODE
+
     found: dict[str, Setting] = {}
-    for reader in (_postgres, _pgbouncer, _redis, _nginx):
-        found.update({setting.key: setting for setting in reader(stack)})
+    for reader, service in ((_postgres, "postgres"), (_pgbouncer, "pgbouncer"), (_redis, CACHE_NODE),
+                            (_nginx, "nginx")):
+        if service in stack.services:
+            try:
+                found.update({setting.key: setting for setting in reader(stack)})
+            except UnsupportedOperation:
+                continue
     return found
+
+
+def effective_value(stack: Stack, key: str) -> Any:
+    """The value the running server uses for profile ``key``; the profile's where it cannot be read."""
+    found = read_effective(stack).get(key)
+    return found.value if found else configured(stack.profile, key)
 
 
 def configured(profile: Profile, key: str) -> Any:
@@ -113,7 +128,7 @@ def _pgbouncer(stack: Stack) -> list[Setting]:
     from infratests.stack.pgbouncer import show
 
     ini = _config_file(stack, "pgbouncer", "pgbouncer.ini")
-    config = {row["key"]: row["value"] for row in show(stack["pgbouncer"].endpoint, stack.profile, "CONFIG")}
+    config = {row["key"]: row["value"] for row in show(stack["pgbouncer"].endpoint, "CONFIG")}
     kinds: dict[str, Callable[[str], Any]] = {"pool_mode": str, "default_pool_size": int,
                                               "max_client_conn": int, "reserve_pool_size": int}
     return [Setting(f"pgbouncer.{name}", kind(config[name]), _line_in(ini, rf"{name}\s*="))
@@ -131,6 +146,8 @@ def _redis(stack: Stack) -> list[Setting]:
         values: dict[str, str] = {}
         for name in ("appendonly", "appendfsync", "maxmemory", "maxmemory-policy"):
             values.update(node.config_get(name))  # type: ignore[arg-type]  # sync client: a dict
+    except redis.ResponseError as refused:  # CONFIG renamed or denied on a managed Redis
+        raise UnsupportedOperation(f"Redis refuses CONFIG GET: {refused}", CACHE_NODE) from None
     finally:
         node.close()
     return [Setting("redis.appendonly", values["appendonly"] == "yes", _line_in(conf, r"appendonly\b")),

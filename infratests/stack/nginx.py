@@ -31,6 +31,7 @@ def nginx_spec(profile: Profile, https_port: int, http_port: int, upstreams: Seq
                internal_peers: Sequence[str] = ()) -> ServiceSpec:
     """nginx on ``runtime.bind``; ``internal_peers`` (besides loopback) may read /nginx-status."""
     config = profile.nginx
+    assert tls.cert is not None and tls.key is not None, "nginx needs the certificate the suite made"
     (workdir / "tmp").mkdir(exist_ok=True)
     conf = render("nginx.conf.j2", config.template, {
         "name": name, "host": runtime.bind, "https_port": https_port, "http_port": http_port,

@@ -12,29 +12,30 @@ from pathlib import Path
 from typing import Any
 
 from infratests.config import Profile
+from infratests.errors import UnsupportedOperation
 from infratests.stack.ports import LOOPBACK
 from infratests.stack.postgres import dsn
 from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Endpoint, Probe, ServiceSpec
 from infratests.stack.templates import render
 
-__all__ = ["pgbouncer_spec", "admin_dsn", "binary", "show"]
+__all__ = ["pgbouncer_spec", "binary", "show"]
 
 
 def binary(profile: Profile, runtime: Runtime = ON_HOST) -> Path:
     return runtime.binary(profile.binaries.pgbouncer, "pgbouncer", "pgbouncer", "pgbouncer", "/usr/sbin/pgbouncer")
 
 
-def admin_dsn(endpoint: Endpoint, profile: Profile) -> str:
-    return dsn(endpoint.port, profile.postgres.user, profile.postgres.password, "pgbouncer")
-
-
-def show(endpoint: Endpoint, profile: Profile, what: str) -> list[dict[str, Any]]:
-    """``SHOW <what>`` on the admin console (``CLIENTS``, ``POOLS``, ``CONFIG``...), one dict per row."""
+def show(endpoint: Endpoint, what: str) -> list[dict[str, Any]]:
+    """``SHOW <what>`` on the admin console (``endpoint.extra["admin"]``: ``CLIENTS``, ``POOLS``,
+    ``CONFIG``...), one dict per row."""
     import psycopg
 
     # The console speaks only the simple query protocol: ClientCursor uses it.
-    with psycopg.connect(admin_dsn(endpoint, profile), autocommit=True, cursor_factory=psycopg.ClientCursor,
+    if "admin" not in endpoint.extra:
+        raise UnsupportedOperation("PgBouncer's admin console is not named (external.pgbouncer_admin_dsn)",
+                                   "pgbouncer")
+    with psycopg.connect(endpoint.extra["admin"], autocommit=True, cursor_factory=psycopg.ClientCursor,
                          connect_timeout=5) as console:
         cursor = console.execute(f"SHOW {what}")
         names = [column.name for column in cursor.description or ()]
@@ -47,7 +48,8 @@ def pgbouncer_spec(profile: Profile, port: int, server: Endpoint, workdir: Path,
     import psycopg
 
     config, pg = profile.pgbouncer, profile.postgres
-    endpoint = Endpoint(LOOPBACK, port, dsn(port, pg.user, pg.password, pg.database))
+    endpoint = Endpoint(LOOPBACK, port, dsn(port, pg.user, pg.password, pg.database),
+                        {"admin": dsn(port, pg.user, pg.password, "pgbouncer")})
     ini = render("pgbouncer.ini.j2", config.template, {
         "name": name, "host": runtime.bind, "port": port, "workdir": str(workdir),
         "server_host": server.host, "server_port": server.port, "user": pg.user,
@@ -58,7 +60,7 @@ def pgbouncer_spec(profile: Profile, port: int, server: Endpoint, workdir: Path,
     return ServiceSpec(
         name=name, kind="pgbouncer",
         argv=(str(binary(profile, runtime)), str(workdir / "pgbouncer.ini")),
-        endpoint=endpoint, probe=_admin_probe(admin_dsn(endpoint, profile)),
+        endpoint=endpoint, probe=_admin_probe(endpoint.extra["admin"]),
         files={"pgbouncer.ini": ini, "userlist.txt": userlist},
         stop_signal=signal.SIGTERM, transient=(OSError, psycopg.OperationalError),
     )

@@ -53,19 +53,40 @@ class Stack:
         self.drift: list[str] = []
         self.placement = backends.resolve(backend, profile, session)
         self.backend = self.placement.name
-        self.health_secret = secrets.token_urlsafe(24)
-        register(self.health_secret, profile.postgres.password, postgres.SUPERUSER_PASSWORD)
-        self.tls: TlsFiles = make_tls(session.dir / "tls")
         self.ready_times: dict[str, float] = {}
-        self._user = unprivileged_user(profile.run_as)
-        self._proxied = self._proxied_links()
         self._listen: dict[str, Endpoint] = {}
         self.services: dict[str, Service] = {}
+        if self.external:
+            self._attach()
+            return
+        self.health_secret = secrets.token_urlsafe(24)
+        register(self.health_secret, profile.postgres.password, postgres.SUPERUSER_PASSWORD)
+        self.tls = make_tls(session.dir / "tls")
+        self._user = unprivileged_user(profile.run_as)
+        self._proxied = self._proxied_links()
         try:
             self._build()
         except BaseException:
             self.placement.network.down()  # a pod's network is made while the specs are built
             raise
+
+    @property
+    def external(self) -> bool:
+        """An environment the suite did not start: it is only talked to, never faulted or loaded hard."""
+        return self.backend == "external"
+
+    def _attach(self) -> None:
+        """The external backend: the services of ``[external]``, the environment's own CA and secret."""
+        import certifi
+
+        from infratests.stack.external import external_services
+
+        config = self.profile.external
+        self.health_secret = config.health_secret
+        register(config.health_secret)
+        self.tls = TlsFiles(config.ca_file or Path(certifi.where()))
+        self._user, self._proxied = None, set()
+        self.services.update(external_services(self.profile))
 
     def __getitem__(self, name: str) -> Service:
         try:
@@ -94,7 +115,10 @@ class Stack:
 
     @property
     def admin_dsn(self) -> str:
-        """Postgres superuser DSN, direct (no proxy), for checks and resets."""
+        """Postgres superuser DSN, direct (no proxy), for checks and resets; on an external environment
+        the DSN the profile gives (a read-only role is enough for the checks that run there)."""
+        if self.external:
+            return self["postgres"].endpoint.url
         return postgres.superuser_dsn(self["postgres"].endpoint)
 
     @property
@@ -102,6 +126,9 @@ class Stack:
         """The network fault API on this stack's proxy."""
         from infratests.faults.network import NetworkFaults
 
+        if self.external:
+            raise UnsupportedOperation("faults are never injected into an environment the suite did not start",
+                                       "faults")
         if "faultproxy" not in self.services:
             raise ConfigError("this stack has no fault proxy: set faults.proxy = true", "faults.proxy")
         endpoint = self["faultproxy"].endpoint
@@ -169,8 +196,8 @@ class Stack:
 
     def _refuse_busy_ports(self) -> None:
         """Before anything starts: every port the stack will listen on must be free."""
-        if self.placement.network.is_up:
-            return  # its ports are published: they answer
+        if self.placement.network.is_up or self.external:
+            return  # its ports are published, or it runs already: they answer
         for port in self.ports():
             try:
                 socket.create_connection((LOOPBACK, port), timeout=0.2).close()

@@ -14,8 +14,10 @@ from pathlib import Path
 from tests.mutants.mutant import Mutant
 
 TX = "scenarios/test_transactions.py::"
+SMOKE = "scenarios/test_smoke.py::"
 POOL = "scenarios/test_pool_limits.py::"
 BK = "scenarios/test_backup_restore.py::"
+CONF = "scenarios/test_configuration.py::"
 NO_TX = {"app.env.REFAPP_TRANSFER_TX": "off"}
 TEMPLATES = Path(__file__).with_name("templates")
 # A team's numbered backups (db-8, db-9, db-10...), pruned by name: "db-9" sorts after "db-10".
@@ -36,6 +38,9 @@ MUTANTS = (
            TX + "test_the_apps_transactions_leave_no_session_state",
            {"app.env.REFAPP_SESSION_SET": "on"},
            "statement_timeout set per session: it leaks to other clients' transactions"),
+    Mutant("session-pooling-without-reset-query", "C-TX-4", TX + "test_pgbouncer_session_state_leaks_are_known",
+           {"pgbouncer.template": str(TEMPLATES / "pgbouncer_session_no_reset.ini.j2")},
+           "pgbouncer.ini: session pooling with an empty server_reset_query: SET leaks to the next client"),
     Mutant("app-pool-over-client-limit", "C-POOL-1", POOL + "test_connection_budget_fits_statically_and_under_load",
            {"promises.pool_max": "600"}, "2 replicas x 600 app connections > PgBouncer max_client_conn 1000"),
     Mutant("pgbouncer-pool-over-max-connections", "C-POOL-1",
@@ -52,12 +57,23 @@ MUTANTS = (
     Mutant("pgbouncer-max-client-conn-lowered", "C-POOL-2",
            POOL + "test_pgbouncer_serves_max_client_conn_and_refuses_the_next",
            {"pgbouncer.max_client_conn": "100"}, "the profile lowers max_client_conn to 100; 1000 was promised"),
+    Mutant("pool-math-read-from-the-servers", "C-POOL-1", CONF + "test_pool_math_fits_on_the_running_servers",
+           {"pgbouncer.default_pool_size": "150"}, "PgBouncer may open 150 server connections; Postgres allows 97"),
+    Mutant("running-pgbouncer-below-its-promise", "C-POOL-2",
+           CONF + "test_the_servers_settings_keep_the_promises[C-POOL-2]",
+           {"pgbouncer.max_client_conn": "100"}, "the running PgBouncer serves 100 clients; 1000 were promised"),
+    Mutant("running-redis-without-persistence", "C-BK-5",
+           CONF + "test_the_servers_settings_keep_the_promises[C-BK-5]",
+           {"redis.appendonly": "false"}, "the running Redis has appendonly no; yes was promised"),
     Mutant("session-pooling-small-pool", "C-POOL-2",
            POOL + "test_pgbouncer_serves_max_client_conn_and_refuses_the_next",
            {"pgbouncer.pool_mode": "session"},
            "session pooling: 30 clients pin the 30 server connections, the rest hang"),
     Mutant("acquire-timeout-ten-minutes", "C-POOL-3", POOL + "test_exhausted_app_pool_fails_fast_and_recovers",
            {"app.env.REFAPP_POOL_TIMEOUT_MS": "600000"}, "callers wait for a connection for ten minutes"),
+    Mutant("acquire-timeout-ten-minutes-db-down", "C-POOL-3",
+           SMOKE + "test_pgbouncer_down_fails_db_requests_then_recovers",
+           {"app.env.REFAPP_POOL_TIMEOUT_MS": "600000"}, "with PgBouncer down, callers wait ten minutes to fail"),
     Mutant("no-statement-timeout", "C-POOL-4",
            POOL + "test_statement_timeout_cancels_a_runaway_query_and_the_connection_is_reused",
            {"app.env.REFAPP_STATEMENT_TIMEOUT_MS": "0"}, "a runaway query holds its connection until it ends"),
