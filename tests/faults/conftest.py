@@ -1,4 +1,5 @@
-"""Fixtures: our Toxiproxy server as a real subprocess, and local echo / sink servers."""
+"""Fixtures: the Toxiproxy server under test (ours, or ``$INFRATESTS_TOXIPROXY_SERVER``) as a real
+subprocess, and local echo / sink servers."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def holder() -> Iterator[TcpServer]:
 
 @pytest.fixture
 def client(server: ServerProcess) -> Iterator[Toxiproxy]:
-    """toxiproxy-python pointed at our server; every proxy is deleted afterwards."""
+    """toxiproxy-python pointed at the server under test; every proxy is deleted afterwards."""
     tp = Toxiproxy()
     tp.update_api_consumer(server.host, server.port)
     tp.destroy_all()

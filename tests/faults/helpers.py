@@ -1,4 +1,9 @@
-"""Helpers for the fault tests: the server subprocess, local TCP servers, socket timing."""
+"""Helpers for the fault tests: the server subprocess, local TCP servers, socket timing.
+
+The server under test is ours (``python -m infratests.faults.toxiproxy``), or the
+Toxiproxy server binary named by ``$INFRATESTS_TOXIPROXY_SERVER``: the same tests
+hold both to Toxiproxy's documented behaviour.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,13 @@ from typing import Any
 from infratests.errors import ReadinessTimeout
 
 HOST = "127.0.0.1"
+SERVER_ENV = "INFRATESTS_TOXIPROXY_SERVER"
+
+
+def server_command() -> list[str]:
+    """The server under test: the binary in ``$INFRATESTS_TOXIPROXY_SERVER``, else ours."""
+    binary = os.environ.get(SERVER_ENV, "")
+    return [binary] if binary else [sys.executable, "-m", "infratests.faults.toxiproxy"]
 
 
 def free_port() -> int:
@@ -29,7 +41,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``python -m infratests.faults.toxiproxy`` in its own session; killed as a group."""
+    """The server under test (:func:`server_command`) in its own session; killed as a group."""
 
     def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path, started: float) -> None:
         self.proc, self.host, self.port, self.log, self.started = proc, HOST, port, log, started
@@ -75,7 +87,7 @@ def toxiproxy_process(
         with open(log, "wb") as out:
             started = time.monotonic()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "infratests.faults.toxiproxy", *args],
+                [*server_command(), *args],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         server = ServerProcess(proc, port, log, started)

@@ -117,7 +117,11 @@ def _ping_all(socks: list[socket.socket]) -> list[float]:
 def test_slow_reader_blocks_sender(
     client: Toxiproxy, holder: TcpServer, server: ServerProcess, toxic: str | None
 ) -> None:
-    """Pushing up to 200 MB to a reader that never reads: the sender blocks, proxy memory stays bounded."""
+    """Pushing up to 200 MB to a reader that never reads: the sender blocks, proxy memory stays bounded.
+
+    The bounds are Toxiproxy's: a toxic's stage buffers up to 1024 chunks of 32 KiB (32 MiB) besides the
+    socket buffers; measured on its server ~42-52 MB are accepted with one toxic (ours: ~10 MB).
+    """
     proxy = client.create(upstream=holder.address, name="hold", listen=f"{HOST}:0")
     if toxic:
         proxy.add_toxic(type=toxic, stream="upstream", attributes={"latency": 1})
@@ -137,5 +141,5 @@ def test_slow_reader_blocks_sender(
                     break
                 time.sleep(0.01)
         growth = psutil.Process(server.proc.pid).memory_info().rss - rss_before
-    assert sent < 50_000_000, f"sender was never blocked: {sent} bytes accepted"
-    assert growth < 40_000_000, f"proxy grew by {growth / 1e6:.1f} MB"
+    assert sent < 100_000_000, f"sender was never blocked: {sent} bytes accepted"
+    assert growth < 80_000_000, f"proxy grew by {growth / 1e6:.1f} MB"

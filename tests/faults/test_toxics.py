@@ -1,4 +1,4 @@
-"""Each toxic measured on real sockets through our server to a local echo server."""
+"""Each toxic measured on real sockets through the server under test to a local echo server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""The Toxiproxy HTTP API v2 over a small hand-written HTTP/1.1 server (keep-alive, JSON)."""
+"""The Toxiproxy HTTP API v2 over a small hand-written HTTP/1.1 server (keep-alive, JSON).
+
+Answers as Toxiproxy's own server does where clients can see it: JSON bodies
+and error shapes, ``404 page not found`` for an unknown path (a trailing slash
+included), an empty 405 for a known path with another method, and 403 for
+browsers (a ``Mozilla/`` user agent), which Toxiproxy refuses.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
-from .errors import ApiError
+from .errors import ApiError, Undecodable
 from .proxy import resolve_host
 from .registry import Registry
 
 __all__ = ["ApiServer", "VERSION"]
 
-VERSION = "2.12.0"
+VERSION = "2.12.0"  # the Toxiproxy API this server implements (a source build of Toxiproxy says "git")
 _MAX_BODY = 16 << 20
-_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
-            405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error"}
+_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 403: "Forbidden",
+            404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error"}
 Handler = Callable[..., Awaitable[tuple[int, Any]]]
 
 
@@ -57,7 +63,8 @@ class ApiServer:
             self._server.close()
 
     async def dispatch(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        path = path.split("?", 1)[0].rstrip("/") or "/"
+        """(status, payload) for one request: a JSON value, None (no body) or ``str`` (plain text)."""
+        path = path.split("?", 1)[0]
         allowed = False
         for methods, pattern, handler in self._routes:
             match = pattern.match(path)
@@ -70,8 +77,7 @@ class ApiServer:
                         return await handler(*map(unquote, match.groups()), body)
                     except ApiError as exc:
                         return exc.status, exc.to_json()
-        status = 405 if allowed else 404
-        return status, {"error": _REASONS[status].lower(), "status": status}
+        return (405, None) if allowed else (404, "404 page not found\n")
 
     @staticmethod
     async def _ok(status: int, body: Any) -> tuple[int, Any]:
@@ -91,7 +97,7 @@ class ApiServer:
         return 201, (await self.registry.create(body)).to_json()
 
     async def _populate(self, body: Any) -> tuple[int, Any]:
-        return 201, {"proxies": [p.to_json() for p in await self.registry.populate(body)]}
+        return 201, {"proxies": [p.to_json() for p in await self.registry.populate(body)] or None}
 
     async def _update(self, name: str, body: Any) -> tuple[int, Any]:
         return 200, (await self.registry.update(name, body)).to_json()
@@ -124,16 +130,22 @@ class ApiServer:
         method, path, version = lines[0].split(" ", 2)
         headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
         raw = await _read_body(reader, headers)
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            status, payload = 400, {"error": "bad request body", "status": 400}
+        if headers.get("user-agent", "").startswith("Mozilla/"):
+            status, payload = 403, "User agent not allowed\n"
         else:
-            status, payload = await self.dispatch(method, path, body)
+            status, payload = await self._answer(method, path, raw)
         keep = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
         writer.write(_response(status, payload, keep))
         await writer.drain()
         return keep
+
+    async def _answer(self, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+        """Only the handlers that read a body answer one that does not decode (as Toxiproxy's)."""
+        try:
+            body = json.loads(raw) if raw.strip() else Undecodable("EOF")
+        except ValueError as exc:
+            body = Undecodable(str(exc))
+        return await self.dispatch(method, path, body)
 
 
 async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
@@ -151,9 +163,14 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
 
 
 def _response(status: int, payload: Any, keep: bool) -> bytes:
-    body = b"" if status == 204 else json.dumps(payload).encode()
+    if payload is None or status == 204:
+        body, kind = b"", ""
+    elif isinstance(payload, str):
+        body, kind = payload.encode(), "text/plain; charset=utf-8"
+    else:
+        body, kind = json.dumps(payload, separators=(",", ":")).encode(), "application/json"
     head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}", f"Content-Length: {len(body)}",
             f"Connection: {'keep-alive' if keep else 'close'}"]
-    if body:
-        head.append("Content-Type: application/json")
+    if kind:
+        head.append(f"Content-Type: {kind}")
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body

@@ -188,16 +188,19 @@ class Connection:
     def start(self) -> None:
         self.proxy.track(self)
         for config in self.proxy.toxic_list():
-            self.link(config.stream).add_toxic(config)
-        host, port = self.proxy.upstream_address()
-        self._task = asyncio.get_running_loop().create_task(self._connect(host, port))
+            self.link(config.direction).add_toxic(config)
+        self._task = asyncio.get_running_loop().create_task(self._connect())
 
-    async def _connect(self, host: str, port: int) -> None:
-        """Connect upstream, start the proxy's toxics on both links, then let the client speak."""
+    async def _connect(self) -> None:
+        """Connect upstream, start the proxy's toxics on both links, then let the client speak.
+
+        An upstream that cannot be reached (or parsed: Toxiproxy takes any string) closes the client.
+        """
         loop = asyncio.get_running_loop()
         try:
+            host, port = self.proxy.upstream_address()
             await loop.create_connection(lambda: self.server, host, port)
-        except OSError:
+        except (OSError, ValueError):
             self.close()
             return
         if self.closed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from typing import Any
 
@@ -15,10 +16,12 @@ __all__ = ["Proxy", "split_address", "resolve_host"]
 
 
 def split_address(address: str) -> tuple[str, int]:
-    """``"host:port"`` (or ``"[v6]:port"``) -> (host, port); raises ApiError 400 when malformed."""
+    """``"host:port"`` (or ``"[v6]:port"``) -> (host, port); ValueError in Go's words when malformed."""
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ApiError(400, f"invalid address: {address!r}")
+    if not sep:
+        raise ValueError(f"address {address}: missing port in address")
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"address {port}: invalid port")
     return host.strip("[]"), int(port)
 
 
@@ -29,15 +32,17 @@ def resolve_host(host: str) -> str | None:
     try:
         return str(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0])
     except OSError as exc:
-        raise ApiError(500, f"cannot resolve {host!r}: {exc}", subject=host) from exc
+        raise ApiError(500, f"listen tcp: lookup {host}: {exc.strerror or exc}", subject=host) from exc
 
 
 class Proxy:
-    """A named TCP proxy; ``listen`` becomes the real bound address once started."""
+    """A named TCP proxy; ``listen`` becomes the real bound address once started.
+
+    As in Toxiproxy, ``listen`` is checked when the proxy starts (500 if it cannot
+    be bound) and ``upstream`` when a client connects (the client is closed).
+    """
 
     def __init__(self, name: str, listen: str, upstream: str, enabled: bool = True) -> None:
-        split_address(listen)
-        split_address(upstream)
         self.name, self.listen, self.upstream, self.enabled = name, listen, upstream, enabled
         self.toxics: dict[str, ToxicConfig] = {}
         self.connections: set[Connection] = set()
@@ -49,6 +54,8 @@ class Proxy:
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
+            # Toxiproxy serializes its proxy's logger field too (always an empty object): same body.
+            "Logger": {},
         }
         if with_toxics:
             body["toxics"] = [t.to_json() for t in self.toxic_list()]
@@ -56,28 +63,37 @@ class Proxy:
 
     def toxic_list(self) -> list[ToxicConfig]:
         """Upstream toxics first, then downstream, each in insertion order."""
-        ordered = sorted(self.toxics.values(), key=lambda t: t.stream != "upstream")
+        ordered = sorted(self.toxics.values(), key=lambda t: t.direction != "upstream")
         return ordered
 
     def upstream_address(self) -> tuple[str, int]:
         return split_address(self.upstream)
 
     async def start(self) -> None:
-        """Listen (if enabled); 500 when the address cannot be bound."""
+        """Listen (if enabled); 500 in Toxiproxy's words when the address cannot be bound."""
         if not self.enabled or self._server is not None:
             return
-        host, port = split_address(self.listen)
-        loop = asyncio.get_running_loop()
         try:
-            self._server = await loop.create_server(
-                lambda: Connection(self).client, resolve_host(host), port, backlog=1024, reuse_address=True
-            )
-        except OSError as exc:
+            self._server = await self._listen()
+        except ApiError:
             self.enabled = False
-            raise ApiError(500, f"listen tcp {self.listen}: {exc.strerror or exc}") from exc
+            raise
         bound = self._server.sockets[0].getsockname()
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         self.listen = f"{shown}:{bound[1]}"
+
+    async def _listen(self) -> asyncio.Server:
+        try:
+            host, port = split_address(self.listen)
+        except ValueError as exc:
+            raise ApiError(500, f"listen tcp: {exc}", subject=self.name) from None
+        address = resolve_host(host)
+        try:
+            return await asyncio.get_running_loop().create_server(
+                lambda: Connection(self).client, address, port, backlog=1024, reuse_address=True)
+        except OSError as exc:
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise ApiError(500, f"listen tcp {self.listen}: bind: {reason}", subject=self.name) from exc
 
     async def stop(self) -> None:
         """Stop listening and close every open connection."""
@@ -108,14 +124,14 @@ class Proxy:
     def add_toxic(self, config: ToxicConfig) -> None:
         self.toxics[config.name] = config
         for conn in list(self.connections):
-            conn.link(config.stream).add_toxic(config)
+            conn.link(config.direction).add_toxic(config)
 
     def update_toxic(self, config: ToxicConfig) -> None:
         self.toxics[config.name] = config
         for conn in list(self.connections):
-            conn.link(config.stream).replace_toxic(config)
+            conn.link(config.direction).replace_toxic(config)
 
     def remove_toxic(self, name: str) -> None:
         config = self.toxics.pop(name)
         for conn in list(self.connections):
-            conn.link(config.stream).remove_toxic(name)
+            conn.link(config.direction).remove_toxic(name)

@@ -24,12 +24,15 @@ if TYPE_CHECKING:
 __all__ = ["ToxicConfig", "Toxic", "TOXIC_TYPES", "STREAMS"]
 
 Emit = Callable[[bytes | None], Awaitable[None]]
-STREAMS = ("upstream", "downstream")
+STREAMS = ("upstream", "downstream")  # any case, as Toxiproxy parses them
 
 
 @dataclass
 class ToxicConfig:
-    """A toxic as the API shows it; ``attributes`` holds every attribute of its type."""
+    """A toxic as the API shows it; ``attributes`` holds every attribute of its type.
+
+    ``stream`` is kept as the client spelled it (Toxiproxy takes any case), ``direction`` is its link.
+    """
 
     name: str
     type: str
@@ -37,13 +40,19 @@ class ToxicConfig:
     toxicity: float
     attributes: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def direction(self) -> str:
+        return self.stream.lower()
+
     def to_json(self) -> dict[str, Any]:
+        toxicity = self.toxicity
         return {
+            "attributes": dict(self.attributes),
             "name": self.name,
             "type": self.type,
             "stream": self.stream,
-            "toxicity": self.toxicity,
-            "attributes": dict(self.attributes),
+            # Toxiproxy writes a whole toxicity as an integer (1, not 1.0): the same number either way.
+            "toxicity": int(toxicity) if toxicity.is_integer() else toxicity,
         }
 
 
