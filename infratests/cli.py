@@ -82,6 +82,19 @@ def _parser() -> argparse.ArgumentParser:
                            "(the default when CI=true)")
     gate.set_defaults(run=_gate)
 
+    audit = commands.add_parser("audit", help="check the team's config files (nginx, pgbouncer.ini, redis.conf, "
+                                               "postgresql.conf, .env, ecosystem.config.js) against the promises")
+    audit.add_argument("paths", nargs="+", metavar="PATH",
+                       help="a file, KIND=file (kinds: nginx, pgbouncer, redis, postgres, dotenv, pm2), or a folder")
+    audit.add_argument("--profile", type=Path, default=None,
+                       help="profile file with the promises (default: ./infratests.toml or [tool.infratests])")
+    audit.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one profile key, e.g. promises.pool_max=10")
+    audit.add_argument("--pm2-env", default="production", metavar="NAME",
+                       help="the env_NAME block of ecosystem files that applies (PM2's --env; default production)")
+    audit.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
+    audit.set_defaults(run=_audit)
+
     bench = commands.add_parser("bench", help="benchmarks that print JSON")
     bench.add_argument("what", choices=("startup", "proxy", "checks", "load"))
     bench.add_argument("--seconds", type=float, default=8.0, help="duration of each measured run")
@@ -250,6 +263,31 @@ def _capacity(args: argparse.Namespace, rest: list[str]) -> int:
             return capacity_main(["--host", stack.url, "--ca-file", str(stack.tls.ca), *rest])
     finally:
         session.close()
+
+
+def _audit(args: argparse.Namespace, _rest: list[str]) -> int:
+    """Exit 0 when the files keep every promise, 1 with findings (one line each), 2 on bad input."""
+    import time
+
+    from infratests.audit import audit
+
+    started = time.perf_counter()
+    path = args.profile or find_profile_file(Path.cwd())
+    profile = load_profile(path, parse_overrides(args.overrides), secrets=False)
+    report = audit(args.paths, profile, path, args.pm2_env)
+    took_ms = (time.perf_counter() - started) * 1000
+    if args.json:
+        print(json.dumps({**report.as_json(), "took_ms": round(took_ms, 1)}, indent=2))
+        return report.exit_code
+    for finding in report.findings:
+        print(finding)
+    for include in report.skipped:
+        print(f"infratests audit: not here, skipped: {include}", file=sys.stderr)
+    kinds = ", ".join(f"{f.shown} ({f.kind})" for f in report.files) or "no configuration files"
+    verdict = f"{len(report.findings)} finding(s)" if report.findings else "every promise kept"
+    print(f"infratests audit: {verdict}; read {kinds} and the profile's app settings in {took_ms:.0f} ms",
+          file=sys.stderr)
+    return report.exit_code
 
 
 def _bench(args: argparse.Namespace, _rest: list[str]) -> int:

@@ -50,8 +50,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return overrides
 
 
-def load_profile(path: Path | None = None, overrides: Mapping[str, str] | None = None) -> Profile:
-    """Build the profile from defaults, then ``path``, then ``overrides`` (``a.b`` -> raw value)."""
+def load_profile(path: Path | None = None, overrides: Mapping[str, str] | None = None,
+                 secrets: bool = True) -> Profile:
+    """Build the profile from defaults, then ``path``, then ``overrides`` (``a.b`` -> raw value).
+    ``secrets=False`` (a static audit, which reaches no server) leaves an unset ``${VAR}`` as written."""
     raw: dict[str, Any] = {}
     if path is not None:
         if not path.is_file():
@@ -62,7 +64,7 @@ def load_profile(path: Path | None = None, overrides: Mapping[str, str] | None =
         raw = data.get("tool", {}).get("infratests", {}) if path.name == "pyproject.toml" else data
     for dotted, text in (overrides or {}).items():
         _set_dotted(raw, dotted, _parse_scalar(text))
-    raw = _expand(raw, "")
+    raw = _expand(raw, "", secrets)
     base = path.parent if path is not None else Path.cwd()
     return _build(Profile, raw, "", base, path=path, overridden=tuple(overrides or ()), folder=base)
 
@@ -70,14 +72,16 @@ def load_profile(path: Path | None = None, overrides: Mapping[str, str] | None =
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _expand(value: Any, key: str) -> Any:
+def _expand(value: Any, key: str, required: bool = True) -> Any:
     """``${VAR}`` in any string of the profile, from the environment (secrets stay out of the file);
-    an unset variable is an error naming the key. Expanded values are masked wherever they appear."""
+    an unset variable is an error naming the key, except under ``[external]``, which only the external
+    backend reads (it names the variable then): a staging secret is not needed to run the gate.
+    Expanded values are masked wherever they appear."""
     if isinstance(value, dict):
-        return {name: _expand(item, f"{key}{name}." if isinstance(item, dict) else f"{key}{name}")
+        return {name: _expand(item, f"{key}{name}." if isinstance(item, dict) else f"{key}{name}", required)
                 for name, item in value.items()}
     if isinstance(value, list):
-        return [_expand(item, key) for item in value]
+        return [_expand(item, key, required) for item in value]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -92,6 +96,8 @@ def _expand(value: Any, key: str) -> Any:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
+        if name not in os.environ and (not required or key.startswith("external.")):
+            return found.group(0)
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}", path) from None

@@ -10,29 +10,18 @@ faults anything, so it runs on a stack the suite starts and, with
 
 from __future__ import annotations
 
-import operator
 import socket
-from collections.abc import Callable
-from typing import Any
 
 import psycopg
 import pytest
 
-from infratests.stack.effective import Setting, broken_promise, read_effective
+from infratests.checks.promises import SERVER_RULES, Setting, pool_math
+from infratests.stack.effective import broken_promise, read_effective
 from infratests.stack.topology import Stack
 
 pytestmark = [pytest.mark.gate, pytest.mark.live_safe]
 
-_DURABILITY = {"no": 0, "everysec": 1, "always": 2}
-# claim -> (promise, effective key, kept(promised, effective)) for each value it is held to
-_HELD: dict[str, list[tuple[str, str, Callable[[Any, Any], bool]]]] = {
-    "C-POOL-2": [("max_client_conn", "pgbouncer.max_client_conn", operator.le),
-                 ("default_pool_size", "pgbouncer.default_pool_size", operator.ge)],
-    "C-RD-2": [("redis_maxmemory_policy", "redis.maxmemory_policy", operator.eq)],
-    "C-BK-5": [("redis_appendonly", "redis.appendonly", lambda promised, running: running or not promised),
-               ("redis_appendfsync", "redis.appendfsync",
-                lambda promised, running: _DURABILITY[running] >= _DURABILITY[promised])],
-}
+_CLAIMS = ("C-POOL-2", "C-RD-2", "C-BK-5")
 
 
 def _effective(stack: Stack, keys: list[str]) -> dict[str, Setting]:
@@ -44,13 +33,13 @@ def _effective(stack: Stack, keys: list[str]) -> dict[str, Setting]:
     return found
 
 
-@pytest.mark.parametrize("claim", list(_HELD))
+@pytest.mark.parametrize("claim", _CLAIMS)
 def test_the_servers_settings_keep_the_promises(stack: Stack, claim: str) -> None:
     """C-POOL-2, C-RD-2, C-BK-5: PgBouncer's limits, the cache's eviction policy and Redis' persistence,
     as the running servers report them, keep what the team promised."""
-    effective = _effective(stack, [key for _, key, _ in _HELD[claim]])
-    broken = [found for promise, key, kept in _HELD[claim]
-              if (found := broken_promise(stack, promise, key, kept, effective))]
+    effective = _effective(stack, [rule.key for rule in SERVER_RULES if rule.claim == claim])
+    broken = [found for rule in SERVER_RULES
+              if rule.claim == claim and (found := broken_promise(stack, rule.key, effective))]
     assert not broken, f"{claim} violated: " + "; ".join(broken)
 
 
@@ -58,26 +47,20 @@ def test_pool_math_fits_on_the_running_servers(stack: Stack) -> None:
     """C-POOL-1: the promised app pools (replicas x pool_max) fit PgBouncer's client limit, PgBouncer's
     server pool fits Postgres' max_connections less the reserved ones, and the client backends Postgres
     has now stay within that budget; all read from the running servers."""
-    keys = ["postgres.max_connections", "postgres.superuser_reserved_connections", "pgbouncer.default_pool_size",
-            "pgbouncer.reserve_pool_size", "pgbouncer.max_client_conn"]
-    value = {key: setting.value for key, setting in _effective(stack, keys).items()}
-    budget = value["postgres.max_connections"] - value["postgres.superuser_reserved_connections"]
-    server_side = value["pgbouncer.default_pool_size"] + value["pgbouncer.reserve_pool_size"]
+    effective = _effective(stack, ["postgres.max_connections", "postgres.superuser_reserved_connections",
+                                   "pgbouncer.default_pool_size", "pgbouncer.reserve_pool_size",
+                                   "pgbouncer.max_client_conn"])
     replicas = len([s for s in stack if s.kind == "app"]) or stack.profile.app.replicas
-    app_side = replicas * stack.profile.promises.pool_max
+    pool_max = stack.profile.promises.pool_max
+    problems = [finding.message for finding in pool_math(effective, replicas, pool_max,
+                                                         f"promises.pool_max {pool_max}")]
+    budget = effective["postgres.max_connections"].value - effective["postgres.superuser_reserved_connections"].value
     with psycopg.connect(stack.admin_dsn, autocommit=True, connect_timeout=5) as conn:
         row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'").fetchone()
     backends = int(row[0]) if row else 0
-    problems = []
-    if server_side > budget:
-        problems.append(f"PgBouncer may open {server_side} server connections; Postgres allows {budget}")
-    if app_side > value["pgbouncer.max_client_conn"]:
-        problems.append(f"{replicas} replicas x promised pool_max {stack.profile.promises.pool_max} = {app_side} > "
-                        f"PgBouncer max_client_conn {value['pgbouncer.max_client_conn']}")
     if backends > budget:
         problems.append(f"Postgres has {backends} client backends now > its budget {budget}")
-    print(f"C-POOL-1: budget {budget}, PgBouncer server side {server_side}, app side {app_side}, "
-          f"client backends now {backends}")
+    print(f"C-POOL-1: budget {budget}, app side {replicas} x {pool_max}, client backends now {backends}")
     assert not problems, "C-POOL-1 violated: " + "; ".join(problems)
 
 

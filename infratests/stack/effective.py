@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from infratests.checks.promises import Setting, broken, rule_for
 from infratests.config import Profile
 from infratests.errors import UnsupportedOperation
 
@@ -24,20 +24,8 @@ if TYPE_CHECKING:
     from infratests.stack.nginx_config import NginxConfig
     from infratests.stack.topology import Stack
 
-__all__ = ["Setting", "broken_promise", "configured", "differences", "effective_value", "nginx_config",
+__all__ = ["broken_promise", "configured", "differences", "effective_value", "nginx_config",
            "read_effective", "redis_bytes"]
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One effective value: the profile key it corresponds to, the value, and where it was set."""
-
-    key: str
-    value: Any
-    where: str
-
-    def __str__(self) -> str:
-        return f"{self.value!r} ({self.where})"
 
 
 def read_effective(stack: Stack) -> dict[str, Setting]:
@@ -77,16 +65,14 @@ def differences(stack: Stack, effective: Mapping[str, Setting] | None = None) ->
             for key, setting in sorted(effective.items()) if setting.value != configured(stack.profile, key)]
 
 
-def broken_promise(stack: Stack, promise: str, key: str, kept: Callable[[Any, Any], bool],
-                   effective: Mapping[str, Setting] | None = None) -> str | None:
-    """None when the running server keeps ``promises.<promise>`` (``kept(promised, effective)``), else the
-    promise, the profile's value and the effective one with where it was set, side by side."""
+def broken_promise(stack: Stack, key: str, effective: Mapping[str, Setting] | None = None) -> str | None:
+    """None when the running server keeps the promise its setting ``key`` is held to
+    (:data:`~infratests.checks.promises.SERVER_RULES`), else the promise, the profile's value and the
+    effective one with where it was set, side by side."""
+    rule = rule_for(key)
     setting = (effective if effective is not None else read_effective(stack)).get(key)
-    promised = getattr(stack.profile.promises, promise)
-    if setting is None or kept(promised, setting.value):
-        return None
-    return (f"promised {promise} {promised!r}; configured {configured(stack.profile, key)!r} ({key}), "
-            f"effective {setting}")
+    return broken(rule, getattr(stack.profile.promises, rule.promise), setting,
+                  f"configured {configured(stack.profile, key)!r} ({key}), effective")
 
 
 def redis_bytes(size: str | int) -> int:
@@ -166,4 +152,4 @@ def nginx_config(stack: Stack) -> NginxConfig | None:
 
 def _nginx(stack: Stack) -> list[Setting]:
     config = nginx_config(stack)
-    return [Setting(key, value, where) for key, value, where in config.settings()] if config else []
+    return [Setting(key, value, directive.where) for key, value, directive in config.settings()] if config else []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Self
@@ -102,11 +103,23 @@ class ExternalService:
                                    f"never {what} (external backend)", self.name)
 
 
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _strings(value: object) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, tuple) else [str(value)] if value else []
+
+
 def external_services(profile: Profile) -> dict[str, ExternalService]:
     """The services ``[external]`` names, by their topology names; the public URL is required."""
     from infratests.stack.readiness import http_probe
 
     config = profile.external
+    for field in dataclasses.fields(config):
+        for value in _strings(getattr(config, field.name)):
+            if unset := _VARIABLE.search(value):
+                raise ConfigError(f"external.{field.name}: ${{{unset.group(1)}}} is not set in the environment: "
+                                  "export it (CI: a secret)", f"external.{field.name}")
     if not config.url.startswith("https://"):
         raise ConfigError("external.url: name the environment's public HTTPS URL (--backend external)",
                           "external.url")

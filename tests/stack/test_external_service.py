@@ -31,9 +31,14 @@ def test_the_environment_needs_its_public_https_url() -> None:
 
 
 def test_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set, they are used; unset, only the external backend stops, naming the key and the variable (a
+    staging secret is not needed to run the gate)."""
     monkeypatch.setenv("STAGING_SECRET", "s3cr3t-from-env")
-    assert load_profile(None, {"external.health_secret": "\"${STAGING_SECRET}\""}).external.health_secret == \
-        "s3cr3t-from-env"
+    overrides = {"external.url": "\"https://127.0.0.1:1\"", "external.health_secret": "\"${STAGING_SECRET}\""}
+    assert load_profile(None, overrides).external.health_secret == "s3cr3t-from-env"
     monkeypatch.delenv("STAGING_SECRET")
+    profile = load_profile(None, overrides)
     with pytest.raises(ConfigError, match=r"external.health_secret: \$\{STAGING_SECRET\} is not set"):
-        load_profile(None, {"external.health_secret": "\"${STAGING_SECRET}\""})
+        external_services(profile)
+    with pytest.raises(ConfigError, match=r"postgres.password: \$\{STAGING_SECRET\} is not set"):
+        load_profile(None, {"postgres.password": "\"${STAGING_SECRET}\""})
