@@ -75,11 +75,11 @@ def test_breaker_opens_fails_fast_and_recovers(stack_factory: StackFactory, faul
         served = dependency_served(s["dependency"].endpoint.url) - served_before
     history = recorder.history()
     result = breaker.check(history, faults=[(began, healed)], threshold=s.profile.promises.breaker_threshold,
-                           reset_timeout=reset, tolerance=0.5, claim="C-CB-1..3")
+                           reset_timeout=reset, tolerance=0.5, claim="C-CB-1")
     assert_holds(result)
     _assert_open_was_cheap_and_visible(history, open_states if metrics else {1.0}, healthy, served)
     assert closed and closed_state == 0, (
-        f"C-CB-3/C-CB-4 violated: after healing, closed={closed} and circuit_breaker_state={closed_state} (want 0)")
+        f"C-CB-3 violated: after healing, closed={closed} and circuit_breaker_state={closed_state} (want 0)")
 
 
 def _observe_while_failing(s: Stack, app: httpx.Client, seconds: float,

@@ -23,7 +23,7 @@ __all__ = ["check"]
 
 
 def check(history: History, *, total: float, accounts: Collection[str],
-          claim: str = "C-TX-3", read: str = "read", allow_negative: bool = False,
+          claim: str, read: str = "read", allow_negative: bool = False,
           allow_empty: bool = False) -> CheckResult:
     """Check every ok read sums to ``total`` over exactly ``accounts``, none negative."""
     expected = frozenset(accounts)

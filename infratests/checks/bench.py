@@ -14,6 +14,7 @@ import platform
 import random
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from infratests.checks import bank, breaker, counter, fencing, mutex, sets, unique_ids, windows
@@ -48,7 +49,7 @@ def _bank(n_ops: int) -> _Case:
             return "transfer", {"from": "acct-1", "to": "acct-2", "amount": 1}, OK, None
         return ("read", None, INFO, None) if i % 97 == 0 else ("read", None, OK, pool[i % 1000])
     return History.of(_pairs(n_ops, make)), lambda h: bank.check(h, total=10_000,
-                                                                 accounts=_ACCOUNTS)
+                                                                 accounts=_ACCOUNTS, claim="C-TX-3")
 
 
 def _balances(rng: random.Random) -> dict[str, int]:
@@ -64,7 +65,7 @@ def _sets(n_ops: int) -> _Case:
     ops = list(_pairs(n_ops - 2, lambda i: ("add", i, _outcome(i), i)))
     present = [op.value for op in ops if op.type is OK or (op.type is INFO and op.value % 100)]
     ops += [Op(0, INV, "read", None, 1e6), Op(0, OK, "read", present, 1e6 + 1)]
-    return History.of(ops), sets.check
+    return History.of(ops), partial(sets.check, claim="C-BK-1")
 
 
 def _counter(n_ops: int) -> _Case:
@@ -75,12 +76,12 @@ def _counter(n_ops: int) -> _Case:
         made = ("read", None, OK, acked[i - 1]) if i % 10 == 9 else ("add", 1, _outcome(i), 1)
         acked.append(acked[-1] + (made[0] == "add" and made[2] is OK))
         return made
-    return History.of(_pairs(n_ops, make)), counter.check
+    return History.of(_pairs(n_ops, make)), partial(counter.check, claim="C-OBS-2")
 
 
 def _unique_ids(n_ops: int) -> _Case:
     return History.of(_pairs(n_ops, lambda i: ("generate", None, _outcome(i),
-                                               f"req-{i:012x}"))), unique_ids.check
+                                               f"req-{i:012x}"))), partial(unique_ids.check, claim="C-OBS-1")
 
 
 def _mutex(n_ops: int) -> _Case:
@@ -90,7 +91,7 @@ def _mutex(n_ops: int) -> _Case:
         start = 1.7e9 + (i // 10) * 1.0 + rng.random() * 0.4  # 10 jobs, one slot each per second
         return "section", None, _outcome(i) if i % 50 else INFO, {
             "job": f"job-{i % 10}", "token": i, "start": start, "end": start + 0.5}
-    return History.of(_pairs(n_ops, make)), mutex.check
+    return History.of(_pairs(n_ops, make)), partial(mutex.check, claim="C-LOCK-1")
 
 
 def _fencing(n_ops: int) -> _Case:
@@ -98,7 +99,7 @@ def _fencing(n_ops: int) -> _Case:
         stale = i % 20 == 0  # a paused holder with an old token: rejected
         value = {"job": f"job-{i % 10}", "token": i - 100 if stale else i, "holder": i % 3}
         return "write", value, FAIL if stale else OK, value
-    return History.of(_pairs(n_ops, make)), fencing.check
+    return History.of(_pairs(n_ops, make)), partial(fencing.check, claim="C-LOCK-4")
 
 
 def _breaker(n_ops: int) -> _Case:
@@ -121,13 +122,13 @@ def _breaker(n_ops: int) -> _Case:
                    extra={"reached_dependency": reached})]
     faults = [(t + 50.0, t + 80.0) for t in range(0, int(n_ops * 0.005) + 1, 100)]
     return History.of(ops), lambda h: breaker.check(h, faults=faults, threshold=threshold,
-                                                    reset_timeout=reset)
+                                                    reset_timeout=reset, claim="C-CB-1")
 
 
 def _windows(n_ops: int) -> _Case:
     fault = (n_ops * 0.0002, n_ops * 0.0003)
     history = History.of(_pairs(n_ops, lambda i: ("get", "/api", OK, 200 if i % 30 else 304)))
-    return history, lambda h: windows.check(h, fault)
+    return history, lambda h: windows.check(h, fault, claim="C-GS-4")
 
 
 _CASES: dict[str, Callable[[int], _Case]] = {

@@ -44,7 +44,7 @@ _CLAIM_OF = {"rejected-while-closed": "C-CB-1", "not-opened": "C-CB-1",
 
 
 def check(history: History, *, faults: Sequence[tuple[float, float]], threshold: int,
-          reset_timeout: float, tolerance: float = 0.0, claim: str = "C-CB-1..3",
+          reset_timeout: float, tolerance: float = 0.0, claim: str,
           f: str = "call", allow_empty: bool = False) -> CheckResult:
     """Simulate the breaker over the calls and report every transition it got wrong."""
     calls = _calls(history, f)

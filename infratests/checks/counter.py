@@ -26,7 +26,7 @@ from infratests.checks.result import CheckResult, Violation, make_result
 __all__ = ["check"]
 
 
-def check(history: History, *, claim: str = "C-OBS-2", add: str = "add", read: str = "read",
+def check(history: History, *, claim: str, add: str = "add", read: str = "read",
           initial: float = 0, allow_empty: bool = False) -> CheckResult:
     """Check every ok read lies within the counter's lower and upper bounds."""
     failed = _failed_invokes(history, add)

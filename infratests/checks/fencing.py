@@ -29,7 +29,7 @@ from infratests.checks.result import CheckResult, Violation, make_result
 __all__ = ["check"]
 
 
-def check(history: History, *, claim: str = "C-LOCK-4", f: str = "write",
+def check(history: History, *, claim: str, f: str = "write",
           order: str | None = None, allow_empty: bool = False) -> CheckResult:
     """Check accepted tokens never go down and are never shared between holders."""
     accepted: list[tuple[Any, Op]] = []

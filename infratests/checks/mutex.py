@@ -34,7 +34,7 @@ class _Section(NamedTuple):
     op: Op
 
 
-def check(history: History, *, claim: str = "C-LOCK-1", f: str = "section",
+def check(history: History, *, claim: str, f: str = "section",
           count_info: bool = False, allow_empty: bool = False) -> CheckResult:
     """Check that no two ok sections of a job overlap; info sections only possibly."""
     jobs, malformed, untimed = _sections(history, f)

@@ -36,7 +36,7 @@ class _Adds:
     final_read: Op | None = None
 
 
-def check(history: History, *, claim: str = "C-BK-1", add: str = "add", read: str = "read",
+def check(history: History, *, claim: str, add: str = "add", read: str = "read",
           acked_before: float | None = None, absent_after: float | None = None,
           allow_empty: bool = False) -> CheckResult:
     """Check the final read holds every acknowledged add and nothing never attempted."""

@@ -16,7 +16,7 @@ from infratests.checks.result import CheckResult, Violation, make_result
 __all__ = ["check"]
 
 
-def check(history: History, *, claim: str = "C-OBS-1", f: str = "generate",
+def check(history: History, *, claim: str, f: str = "generate",
           allow_empty: bool = False) -> CheckResult:
     """Check no id is returned by two ok generations."""
     first: dict[Hashable, Op] = {}

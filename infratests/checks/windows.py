@@ -47,7 +47,7 @@ def status_of(op: Op) -> int | None:
     return op.value if isinstance(op.value, int) and not isinstance(op.value, bool) else None
 
 
-def check(history: History, window: Window | None = None, *, claim: str = "C-GS-4",
+def check(history: History, window: Window | None = None, *, claim: str,
           f: str | None = None, allowed: Collection[int] | None = _OK_STATUSES,
           phases: Mapping[str, Window] | None = None, allow_empty: bool = False) -> CheckResult:
     """Report every failed, indeterminate or disallowed-status request inside ``window``."""

@@ -50,8 +50,9 @@ def test_each_broken_config_is_flagged_with_its_claim(render: Render, mutant: Mu
     report = audit([str(folder)], load_profile(), None)
     claims = {finding.claim for finding in report.findings}
     assert mutant.claim in claims, f"{mutant}: {[str(f) for f in report.findings]}"
+    place = rf"{re.escape(str(folder))}/[\w.]+(:\d+| \(not set: the default\))?"
     for finding in report.findings:
-        assert re.fullmatch(rf"{re.escape(str(folder))}/[\w.]+(:\d+| \(not set: the default\))?", finding.where), finding
+        assert re.fullmatch(place, finding.where), finding
 
 
 def test_a_location_with_its_own_add_header_loses_the_servers_security_headers(render: Render) -> None:

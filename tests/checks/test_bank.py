@@ -28,7 +28,7 @@ def test_valid_history_with_transfers_failed_and_info_reads() -> None:
         Op(0, INV, "read", None, 0.6), Op(0, FAIL, "read", None, 0.7, error="SerializationFailure"),
         Op(0, INV, "read", None, 0.8), Op(0, OK, "read", {"a": 40, "b": 60}, 0.9),
     ])
-    result = assert_holds(bank.check(history, total=100, accounts=ACCOUNTS))
+    result = assert_holds(bank.check(history, total=100, accounts=ACCOUNTS, claim="C-TX-3"))
     assert result.stats["totals"] == [(0.1, 100), (0.9, 100)]
     stats = result.stats
     assert (stats["reads_ok"], stats["reads_fail"], stats["reads_info"]) == (2, 1, 1)
@@ -42,28 +42,28 @@ def test_valid_history_with_transfers_failed_and_info_reads() -> None:
     ([50, 50], "malformed-read"),
 ])
 def test_each_violation_kind(balances: object, kind: str) -> None:
-    result = bank.check(_reads({"a": 50, "b": 50}, balances), total=100, accounts=ACCOUNTS)
+    result = bank.check(_reads({"a": 50, "b": 50}, balances), total=100, accounts=ACCOUNTS, claim="C-TX-3")
     assert [v.kind for v in result.violations] == [kind]
     assert result.violations[0].time == 2.0
 
 
 def test_negative_balances_can_be_allowed() -> None:
     assert bank.check(_reads({"a": 110, "b": -10}), total=100, accounts=ACCOUNTS,
-                      allow_negative=True).valid
+                      allow_negative=True, claim="C-TX-3").valid
 
 
 def test_first_worst_last_and_total_over_time() -> None:
     result = bank.check(_reads({"a": 50, "b": 49}, {"a": 50, "b": 50}, {"a": 90, "b": 50},
-                               {"a": 50, "b": 51}), total=100, accounts=ACCOUNTS)
+                               {"a": 50, "b": 51}), total=100, accounts=ACCOUNTS, claim="C-TX-3")
     assert (result.first.time, result.worst.time, result.last.time) == (1.0, 3.0, 4.0)
     assert result.stats["totals"] == [(1.0, 99), (2.0, 100), (3.0, 140), (4.0, 101)]
     assert (result.stats["min_total"], result.stats["max_total"]) == (99, 140)
 
 
 def test_empty_history_checks_nothing_and_says_so() -> None:
-    assert [v.kind for v in bank.check(History.of([]), total=100, accounts=ACCOUNTS).violations] \
+    assert [v.kind for v in bank.check(History.of([]), total=100, accounts=ACCOUNTS, claim="C-TX-3").violations] \
         == ["no-reads"]
-    assert bank.check(History.of([]), total=100, accounts=ACCOUNTS, allow_empty=True).valid
+    assert bank.check(History.of([]), total=100, accounts=ACCOUNTS, allow_empty=True, claim="C-TX-3").valid
 
 
 def test_failure_message_names_the_claim_and_the_read() -> None:

@@ -24,7 +24,7 @@ def test_concurrent_reads_may_see_in_flight_and_indeterminate_increments() -> No
         Op(3, INV, "read", None, 5.0), Op(3, OK, "read", 3, 5.1),  # 1 + 2, the 5 never landed
         Op(3, INV, "read", None, 6.0), Op(3, INFO, "read", None, 9.0),
     ])
-    result = assert_holds(counter.check(history))
+    result = assert_holds(counter.check(history, claim="C-OBS-2"))
     assert (result.stats["final_lower"], result.stats["final_upper"]) == (3, 8)
     assert (result.stats["reads_ok"], result.stats["reads_other"]) == (2, 1)
 
@@ -45,7 +45,7 @@ def test_failed_increment_does_not_raise_the_upper_bound() -> None:
         Op(0, INV, "add", 7, 1.0), Op(0, FAIL, "add", 7, 1.1),
         Op(1, INV, "read", None, 2.0), Op(1, OK, "read", 7, 2.1),
     ])
-    assert _kinds(counter.check(history)) == ["read-above-bound"]
+    assert _kinds(counter.check(history, claim="C-OBS-2")) == ["read-above-bound"]
 
 
 def test_increment_invoked_after_the_read_completed_is_not_visible() -> None:
@@ -53,10 +53,10 @@ def test_increment_invoked_after_the_read_completed_is_not_visible() -> None:
         Op(1, INV, "read", None, 1.0), Op(1, OK, "read", 4, 1.1),
         Op(0, INV, "add", 4, 2.0), Op(0, OK, "add", 4, 2.1),
     ])
-    assert _kinds(counter.check(history, initial=0)) == ["read-above-bound"]
-    assert counter.check(history, initial=4).valid
+    assert _kinds(counter.check(history, initial=0, claim="C-OBS-2")) == ["read-above-bound"]
+    assert counter.check(history, initial=4, claim="C-OBS-2").valid
 
 
 def test_empty_history() -> None:
-    assert _kinds(counter.check(History.of([]))) == ["no-reads"]
-    assert counter.check(History.of([]), allow_empty=True).valid
+    assert _kinds(counter.check(History.of([]), claim="C-OBS-2")) == ["no-reads"]
+    assert counter.check(History.of([]), allow_empty=True, claim="C-OBS-2").valid

@@ -26,7 +26,7 @@ def _kinds(result) -> list[str]:
 def test_valid_with_indeterminate_and_failed_adds() -> None:
     history = _history([(1, OK, 1.0), (2, INFO, 2.0), (3, INFO, 3.0), (4, FAIL, 4.0), (5, OK, 5.0)],
                        read=[1, 2, 5])
-    result = assert_holds(sets.check(history))
+    result = assert_holds(sets.check(history, claim="C-BK-1"))
     assert result.stats["recovered"] == 1  # 2 was indeterminate and made it; 3 did not: fine
     assert (result.stats["acknowledged"], result.stats["indeterminate"], result.stats["failed"]) \
         == (2, 2, 1)
@@ -39,7 +39,7 @@ def test_valid_with_indeterminate_and_failed_adds() -> None:
 ])
 def test_each_violation_kind(read: list, kind: str) -> None:
     history = _history([(1, OK, 1.0), (2, OK, 2.0), (3, FAIL, 3.0)], read=read)
-    assert _kinds(sets.check(history)) == [kind]
+    assert _kinds(sets.check(history, claim="C-BK-1")) == [kind]
 
 
 def test_lost_add_is_reported_at_its_acknowledgement() -> None:
@@ -52,19 +52,19 @@ def test_lost_add_is_reported_at_its_acknowledgement() -> None:
 def test_acked_before_bounds_the_loss_window() -> None:
     """Kill -9 at t=10 with fsync every second: adds acked after t=9 may be lost."""
     history = _history([(1, OK, 8.0), (2, OK, 9.5), (3, OK, 9.9)], read=[1])
-    result = sets.check(history, acked_before=9.0)
+    result = sets.check(history, acked_before=9.0, claim="C-BK-1")
     assert result.valid and result.stats["lost_in_window"] == 2
-    assert _kinds(sets.check(history, acked_before=9.6)) == ["lost"]
+    assert _kinds(sets.check(history, acked_before=9.6, claim="C-BK-1")) == ["lost"]
 
 
 def test_absent_after_flags_writes_newer_than_the_snapshot() -> None:
     history = _history([(1, OK, 1.0), (2, OK, 5.0), (3, INFO, 6.0)], read=[1, 2, 3])
-    result = sets.check(history, acked_before=2.0, absent_after=4.0)
+    result = sets.check(history, acked_before=2.0, absent_after=4.0, claim="C-BK-1")
     assert _kinds(result) == ["too-new", "too-new"]
     assert "first added at t=4.900, after the snapshot at t=4.000" in result.violations[0].message
 
 
 def test_never_read_and_empty_history() -> None:
-    assert _kinds(sets.check(_history([(1, OK, 1.0)], read=None))) == ["never-read"]
-    assert _kinds(sets.check(History.of([]))) == ["never-read"]
-    assert sets.check(History.of([]), allow_empty=True).valid
+    assert _kinds(sets.check(_history([(1, OK, 1.0)], read=None), claim="C-BK-1")) == ["never-read"]
+    assert _kinds(sets.check(History.of([]), claim="C-BK-1")) == ["never-read"]
+    assert sets.check(History.of([]), allow_empty=True, claim="C-BK-1").valid

@@ -18,7 +18,7 @@ def _generated(*outcomes: tuple[OpType, object]) -> History:
 
 def test_unique_ids_with_failed_and_indeterminate_generations() -> None:
     result = assert_holds(unique_ids.check(_generated((OK, "a"), (INFO, None), (FAIL, None),
-                                                      (OK, "b"))))
+                                                      (OK, "b")), claim="C-OBS-1"))
     assert result.stats == {"ids": 2, "duplicated_ids": 0, "not_ok": 2}
 
 
@@ -33,5 +33,5 @@ def test_duplicates_name_both_generations() -> None:
 
 
 def test_empty_history() -> None:
-    assert [v.kind for v in unique_ids.check(History.of([])).violations] == ["no-ids"]
-    assert unique_ids.check(History.of([]), allow_empty=True).valid
+    assert [v.kind for v in unique_ids.check(History.of([]), claim="C-OBS-1").violations] == ["no-ids"]
+    assert unique_ids.check(History.of([]), allow_empty=True, claim="C-OBS-1").valid

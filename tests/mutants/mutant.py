@@ -2,18 +2,22 @@
 
 A mutant is a profile override (a broken config, or a reference-service knob
 through ``app.env.REFAPP_*``) plus the scenario that must fail on it and the
-claim id its failure message must name. :func:`run_against` runs the scenario
-in a pytest subprocess with the mutant's overrides, as a user would.
+claim id its failure must start with (``<claim> violated``). :func:`run_against`
+runs the scenario in a pytest subprocess with the mutant's overrides, as a user
+would, and reads the scenario's own failure from its JUnit XML.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +39,7 @@ class Mutant:
 class Verdict:
     exit_code: int
     output: str
+    failure: str | None = None  # the first line of the scenario's own failure
 
     @property
     def failed(self) -> bool:
@@ -43,13 +48,28 @@ class Verdict:
 
 def run_scenario(scenario: str, overrides: Mapping[str, str], env: Mapping[str, str],
                  timeout: float = 600.0) -> Verdict:
-    """Run one scenario (a node id) in a pytest of its own, with profile overrides and environment."""
+    """Run one scenario (a node id) in a pytest of its own, with profile overrides and environment;
+    the verdict carries the first line of the scenario's own failure (from its JUnit XML), if any."""
     sets = [f"--infratests-set={key}={value}" for key, value in overrides.items()]
-    done = subprocess.run([sys.executable, "-m", "pytest", scenario, "-q", "-p", "no:cacheprovider",
-                           "--tb=short", "-o", "addopts=-p no:locust", *sets],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **env})
-    return Verdict(done.returncode, done.stdout + done.stderr)
+    with tempfile.TemporaryDirectory(prefix="infratests-mutant-") as folder:
+        junit = Path(folder) / "junit.xml"
+        done = subprocess.run([sys.executable, "-m", "pytest", scenario, "-q", "-p", "no:cacheprovider",
+                               "--tb=short", "-o", "addopts=-p no:locust", f"--junitxml={junit}", *sets],
+                              cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **env})
+        failure = _failure_line(junit) if junit.is_file() else None
+    return Verdict(done.returncode, done.stdout + done.stderr, failure)
+
+
+def _failure_line(junit: Path) -> str | None:
+    """The first line of the test's own failure (a ``<failure>``, never a setup or teardown ``<error>``),
+    without the exception's type name."""
+    for case in ElementTree.parse(junit).iter("testcase"):
+        failure = case.find("failure")
+        if failure is not None and case.find("error") is None:
+            message = (failure.get("message") or "").splitlines()
+            return re.sub(r"^[\w.]+: ", "", message[0]) if message else ""
+    return None
 
 
 def run_against(mutant: Mutant, timeout: float = 600.0) -> Verdict:
@@ -58,9 +78,11 @@ def run_against(mutant: Mutant, timeout: float = 600.0) -> Verdict:
 
 
 def assert_caught(mutant: Mutant) -> None:
-    """The scenario fails on the mutant, and its message names the claim."""
+    """Caught means: the scenario itself failed (not its setup, not a crash elsewhere) and its failure's
+    first line says ``<claim> violated``; a claim id printed anywhere else does not count."""
     verdict = run_against(mutant)
     assert verdict.failed, (f"{mutant.scenario} did not fail on mutant {mutant.name} "
                             f"({mutant.breaks}); exit {verdict.exit_code}:\n{verdict.output[-3000:]}")
-    assert mutant.claim in verdict.output, (f"{mutant.scenario} failed on mutant {mutant.name} but its "
-                                            f"message does not name {mutant.claim}:\n{verdict.output[-3000:]}")
+    assert verdict.failure is not None and re.match(rf"{re.escape(mutant.claim)} violated\b", verdict.failure), (
+        f"{mutant.scenario} failed on mutant {mutant.name}, but not with '{mutant.claim} violated' first: "
+        f"{verdict.failure!r}\n{verdict.output[-3000:]}")
