@@ -87,6 +87,8 @@ def _expand(value: Any, key: str, required: bool = True) -> Any:
 
     def lookup(found: re.Match[str]) -> str:
         name = found.group(1)
+        if name not in os.environ and (not required or key.startswith("external.")):
+            return found.group(0)
         if name not in os.environ:
             raise ConfigError(f"{key}: ${{{name}}} is not set in the environment: export it (CI: a secret)", key)
         register(os.environ[name])
@@ -96,8 +98,6 @@ def _expand(value: Any, key: str, required: bool = True) -> Any:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        if name not in os.environ and (not required or key.startswith("external.")):
-            return found.group(0)
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}", path) from None
