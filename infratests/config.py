@@ -8,6 +8,7 @@ key and says how to fix it.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -158,10 +159,22 @@ REFAPP_PROMISE_ENV: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class FaultsConfig:
-    """``proxy`` puts a fault proxy on every link; ``direct_links`` opts links out."""
+    """``proxy`` puts a fault proxy on every link; ``direct_links`` opts links out. ``server`` is the
+    Toxiproxy server binary that runs it (relative paths start at the profile's folder; the
+    environment's ``INFRATESTS_FAULTS_SERVER`` sets it for a whole run); empty: the suite's own."""
 
     proxy: bool = True
     direct_links: tuple[str, ...] = ()
+    server: Path | None = None
+
+    def __post_init__(self) -> None:
+        server = self.server
+        if server is not None and not server.is_file():
+            raise ConfigError(f"faults.server = {str(server)!r}: no such file; name a Toxiproxy server binary "
+                              "(toxiproxy-server) or leave it empty for the built-in proxy (profile, --set or "
+                              "$INFRATESTS_FAULTS_SERVER)", "faults.server")
+        if server is not None and not os.access(server, os.X_OK):
+            raise ConfigError(f"faults.server = {str(server)!r} is not executable: chmod +x it", "faults.server")
 
 
 @dataclass(frozen=True)

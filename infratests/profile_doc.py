@@ -59,6 +59,8 @@ KEY_DOCS: dict[str, str] = {
     "app.capabilities": "what your app implements (docs/app-contract.md); scenarios for the rest skip",
     "faults.proxy": "put a Toxiproxy-compatible fault proxy on every link",
     "faults.direct_links": "links that bypass the proxy, e.g. [\"nginx->app-1\"]",
+    "faults.server": "a Toxiproxy server binary to run as the fault proxy (or $INFRATESTS_FAULTS_SERVER); "
+                     "empty: the built-in one",
     "binaries.postgres_bindir": "where initdb and postgres are; empty: the newest installed",
     "binaries.pgbouncer": "the pgbouncer binary; empty: found on PATH",
     "binaries.redis_server": "the redis-server binary; empty: found on PATH",

@@ -18,7 +18,7 @@ from infratests.config import Profile
 from infratests.errors import ConfigError
 from infratests.secrets import register
 
-__all__ = ["PROFILE_FILE", "find_profile_file", "load_profile", "parse_overrides"]
+__all__ = ["ENVIRONMENT_KEYS", "PROFILE_FILE", "find_profile_file", "load_profile", "parse_overrides"]
 
 PROFILE_FILE = "infratests.toml"
 
@@ -62,11 +62,20 @@ def load_profile(path: Path | None = None, overrides: Mapping[str, str] | None =
         path = path.resolve()
         data = _read_toml(path)
         raw = data.get("tool", {}).get("infratests", {}) if path.name == "pyproject.toml" else data
-    for dotted, text in (overrides or {}).items():
+    for dotted, text in {**_from_environment(), **(overrides or {})}.items():
         _set_dotted(raw, dotted, _parse_scalar(text))
     raw = _expand(raw, "", secrets)
     base = path.parent if path is not None else Path.cwd()
     return _build(Profile, raw, "", base, path=path, overridden=tuple(overrides or ()), folder=base)
+
+
+#: Environment variables that set a path key for a whole run, over the file and under the command line:
+#: they reach every pytest a run starts (the mutants' own). A relative path starts at the current folder.
+ENVIRONMENT_KEYS = {"INFRATESTS_FAULTS_SERVER": "faults.server"}
+
+
+def _from_environment() -> dict[str, str]:
+    return {key: os.path.abspath(os.environ[name]) for name, key in ENVIRONMENT_KEYS.items() if os.environ.get(name)}
 
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -263,7 +263,8 @@ class Stack:
                                    internal_peers=peers))
         if self._listen:
             proxies = {name: (listen, self.services[name].endpoint) for name, listen in self._listen.items()}
-            self._add(faultproxy.faultproxy_spec(free_port(), proxies, self._workdir("faultproxy"), runtime=runtime))
+            self._add(faultproxy.faultproxy_spec(free_port(), proxies, self._workdir("faultproxy"), runtime=runtime,
+                                                 server=profile.faults.server))
 
     def _app_links(self, internal_peers: tuple[str, ...]) -> Mapping[str, str]:
         pg = self.profile.postgres

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infratests.errors import ConfigError
+from infratests.stack.faultproxy import server_flags
 from infratests.stack.service import ServiceSpec
 
 __all__ = ["OFFICIAL_IMAGES", "PYTHON_KINDS", "ImagePlan", "Launch"]
@@ -70,7 +71,7 @@ class ImagePlan:
     """``kind -> image`` for one stack; ``source`` is ``local`` or ``official``, ``reason`` says why.
 
     A ``faultproxy`` entry means the real Toxiproxy runs the proxy; without it the
-    suite's own proxy runs in the Python image.
+    suite's own proxy runs in the Python image (``faults.server``, a Toxiproxy binary, wins over both).
     """
 
     source: str
@@ -80,7 +81,7 @@ class ImagePlan:
     def launch(self, spec: ServiceSpec, session_dir: Path) -> Launch:
         """The container for ``spec``; its session directory is mounted read-write at the same path."""
         shared = ((str(session_dir), str(session_dir), "rw"),)
-        if spec.kind == "faultproxy" and "faultproxy" in self.images:
+        if spec.kind == "faultproxy" and (spec.argv[0] != sys.executable or "faultproxy" in self.images):
             return self._toxiproxy(spec, shared)
         if spec.argv[0] == sys.executable:
             return self._python(spec, shared)
@@ -119,11 +120,14 @@ class ImagePlan:
         return Launch(image, (spec.argv[0],), spec.argv[1:], mounts=shared + folder)
 
     def _toxiproxy(self, spec: ServiceSpec, shared: tuple[tuple[str, str, str], ...]) -> Launch:
-        # Our proxy takes the same options as toxiproxy-server (host, port, config file).
-        options = dict(zip(spec.argv[3::2], spec.argv[4::2], strict=False))
-        command = ("-host", options["--host"], "-port", options["--port"], "-config", options["--config"])
+        """A Toxiproxy server: ``faults.server``'s binary (mounted read-only into the Python image: it
+        needs only libc), else the official image's. Both take the flags our proxy's spec was built with."""
+        flags = server_flags(spec)
+        if spec.argv[0] != sys.executable:
+            binary = spec.argv[0]
+            return Launch(self.images["python"], (binary,), flags, mounts=shared + ((binary, binary, "ro"),))
         # The Toxiproxy image is FROM scratch: no shell, its output stays in `docker logs`.
-        return Launch(self.images["faultproxy"], ("/toxiproxy",), command, mounts=shared, shell=False)
+        return Launch(self.images["faultproxy"], ("/toxiproxy",), flags, mounts=shared, shell=False)
 
 
 def _source_root() -> str:
