@@ -1,9 +1,12 @@
-"""``infratests bench proxy``: what the fault proxy costs, next to haproxy, in one run.
+"""``infratests bench proxy``: what the fault proxy costs, next to haproxy (and Toxiproxy), in one run.
 
 pgbench select-only (8 clients, 2 threads) against Postgres direct, through our
-proxy with no toxic, and through haproxy in tcp mode; redis-benchmark GET/SET
-direct and through our proxy. Ratios are computed within the same run, so they
-hold across machines better than the absolute figures.
+proxy with no toxic, through Toxiproxy's own server when ``faults.server`` names
+one, and through haproxy in tcp mode; redis-benchmark GET/SET direct and through
+the proxies. Each of ``rounds`` rounds measures every path once, in turn, so a
+drift of the machine spreads over all of them; ratios are computed within each
+round (min / median / max over the rounds), so they hold across machines
+better than the absolute figures.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
+from collections.abc import Mapping
 from contextlib import ExitStack
 from typing import Any
 
@@ -40,10 +45,17 @@ listen pg
     bind {listen}
     server pg {upstream}
 """
+# (ratio name, numerator, denominator); those naming toxiproxy only when it runs.
+_RATIOS = (("proxy_over_direct", "infratests_proxy", "direct"), ("proxy_over_haproxy", "infratests_proxy", "haproxy"),
+           ("haproxy_over_direct", "haproxy", "direct"), ("proxy_over_toxiproxy", "infratests_proxy", "toxiproxy"),
+           ("toxiproxy_over_direct", "toxiproxy", "direct"), ("toxiproxy_over_haproxy", "toxiproxy", "haproxy"))
 
 
-def bench_proxy(profile: Profile, session: Session, seconds: float = 8.0) -> dict[str, Any]:
-    """Start Postgres, Redis, our proxy and haproxy; measure; tear down; return the figures."""
+def bench_proxy(profile: Profile, session: Session, seconds: float = 8.0, rounds: int = 3) -> dict[str, Any]:
+    """Start Postgres, Redis, the proxies and haproxy; measure ``rounds`` times; tear down; return the figures.
+
+    Figures are ``{"min", "median", "max", "runs"}`` per path (TPS, req/s) and per ratio.
+    """
     user = unprivileged_user(profile.run_as)
     with ExitStack() as running:
         def start(spec: ServiceSpec, as_user: str | None = user) -> LocalProcess:
@@ -51,27 +63,33 @@ def bench_proxy(profile: Profile, session: Session, seconds: float = 8.0) -> dic
 
         pg = start(postgres.postgres_spec(profile, free_port(), user, session.service_dir("postgres")))
         cache = start(redis.redis_spec(profile, "redis", free_port(), session.service_dir("redis")))
-        pg_proxy, redis_proxy = _listener(), _listener()
-        start(faultproxy.faultproxy_spec(free_port(), {"postgres": (pg_proxy, pg.endpoint),
-                                                       "redis": (redis_proxy, cache.endpoint)},
-                                         session.service_dir("faultproxy")))
-        haproxy = start(_haproxy_spec(_listener(), pg.endpoint, session))
+        servers = {"infratests_proxy": None, **({"toxiproxy": profile.faults.server} if profile.faults.server else {})}
+        pg_ports, redis_ports = {"direct": pg.endpoint.port}, {"direct": cache.endpoint.port}
+        for column, server in servers.items():
+            pg_proxy, redis_proxy = _listener(), _listener()
+            start(faultproxy.faultproxy_spec(free_port(), {"postgres": (pg_proxy, pg.endpoint),
+                                                           "redis": (redis_proxy, cache.endpoint)},
+                                             session.service_dir(column), name=column, server=server))
+            pg_ports[column], redis_ports[column] = pg_proxy.port, redis_proxy.port
+        pg_ports["haproxy"] = start(_haproxy_spec(_listener(), pg.endpoint, session)).endpoint.port
         _pgbench(profile, pg.endpoint.port, ["-i", "-q", "-s", "1"])
-        tps = {name: _select_only_tps(profile, port, seconds) for name, port in (
-            ("direct", pg.endpoint.port), ("infratests_proxy", pg_proxy.port),
-            ("haproxy", haproxy.endpoint.port))}
-        rps = {name: _redis_rps(port) for name, port in (
-            ("direct", cache.endpoint.port), ("infratests_proxy", redis_proxy.port))}
+        tps = [{name: _select_only_tps(profile, port, seconds) for name, port in pg_ports.items()}
+               for _ in range(rounds)]
+        rps = [{name: _redis_rps(port) for name, port in redis_ports.items() if name != "haproxy"}
+               for _ in range(rounds)]
     return {
-        "pgbench_select_only_tps": tps,
-        "ratios": {
-            "proxy_over_direct": round(tps["infratests_proxy"] / tps["direct"], 3),
-            "proxy_over_haproxy": round(tps["infratests_proxy"] / tps["haproxy"], 3),
-            "haproxy_over_direct": round(tps["haproxy"] / tps["direct"], 3),
-        },
-        "redis_benchmark_rps": rps,
-        "settings": {"clients": 8, "threads": 2, "seconds": seconds},
+        "pgbench_select_only_tps": {name: _spread([run[name] for run in tps]) for name in pg_ports},
+        "ratios": {ratio: _spread([round(run[top] / run[bottom], 3) for run in tps])
+                   for ratio, top, bottom in _RATIOS if top in pg_ports and bottom in pg_ports},
+        "redis_benchmark_rps": {name: {op: _spread([run[name][op] for run in rps]) for op in ("SET", "GET")}
+                                for name in redis_ports},
+        "settings": {"clients": 8, "threads": 2, "seconds": seconds, "rounds": rounds,
+                     "toxiproxy": str(profile.faults.server) if profile.faults.server else None},
     }
+
+
+def _spread(values: list[float]) -> Mapping[str, Any]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values), "runs": values}
 
 
 def _listener() -> Endpoint:
