@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import shutil
 import signal
 from collections.abc import Generator, Iterator, Mapping
@@ -21,7 +22,8 @@ import pytest
 
 from infratests.config import CAPABILITIES, Profile
 from infratests.errors import ConfigError, InfratestsError, UnsupportedOperation
-from infratests.faults.network import NetworkFaults
+from infratests.faults.nemesis import Nemesis
+from infratests.history import Recorder
 from infratests.janitor import Session, open_session
 from infratests.profile_file import find_profile_file, load_profile, parse_overrides
 from infratests.secrets import mask
@@ -70,6 +72,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--infratests-strict", action="store_true",
                     help="fail when a server's effective configuration differs from the profile "
                          "(a template that sets its own number)")
+    group.addoption("--infratests-seed", type=int, default=None, metavar="N",
+                    help="the seed of the scenarios' random fault plans: replays a run's fault schedule "
+                         "(a failing run prints its seed)")
     group.addoption("--infratests-keep", action="store_true",
                     help="leave the stack up after a failing run, for inspection "
                          "(`infratests down` removes it)")
@@ -282,18 +287,36 @@ def clean_redis(stack: Stack) -> Iterator[None]:
 
 
 @pytest.fixture
-def faults(stack: Stack) -> Iterator[NetworkFaults]:
-    """The network fault API; every fault is healed after the test, also when it failed, and the test
-    ends only once every replica serves again (the next test never meets this one's aftermath)."""
+def recorder() -> Recorder:
+    """The test's history: its clients and the nemesis (``faults``) record into it on one clock; the
+    claims report keeps it as the test's evidence."""
+    return Recorder()
+
+
+@pytest.fixture
+def fault_seed(request: pytest.FixtureRequest) -> int:
+    """The seed of this test's random fault plans (``FaultPlan.random``): ``--infratests-seed N``, else a
+    fresh one. A failing test's report shows it with the option that replays its schedule."""
+    given: int | None = request.config.getoption("infratests_seed")
+    seed = given if given is not None else random.SystemRandom().randrange(2**31)
+    request.node.user_properties.append(("fault_seed", seed))
+    return seed
+
+
+@pytest.fixture
+def faults(stack: Stack, recorder: Recorder) -> Iterator[Nemesis]:
+    """The nemesis on the shared stack: every network and process fault, applied and recorded in
+    ``recorder``. Everything is healed after the test, also when it failed, and the test ends only once
+    every replica serves again (the next test never meets this one's aftermath)."""
     from infratests.stack.serving import wait_until_serving
 
     try:
-        api = stack.faults
+        stack.faults.heal_all()
     except UnsupportedOperation as unsupported:
         pytest.skip(str(unsupported))
-    api.heal_all()
-    yield api
-    api.heal_all()
+    nemesis = Nemesis(stack, recorder)
+    yield nemesis
+    nemesis.heal_all()
     wait_until_serving(stack)
 
 
@@ -307,6 +330,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     if report.failed and running is not None and "stack" in getattr(item, "fixturenames", ()):
         for service in running:
             report.sections.append((f"infratests log: {service.name}", service.logs(20)))
+    seed = dict(item.user_properties).get("fault_seed")
+    if report.failed and seed is not None:
+        report.sections.append(("infratests fault seed", f"{seed}: replay this schedule with --infratests-seed {seed}"))
     if report.longrepr is not None and (masked := mask(str(report.longrepr))) != str(report.longrepr):
         report.longrepr = masked
     report.sections = [(title, mask(content)) for title, content in report.sections]

@@ -32,9 +32,11 @@ from infratests.backup import (
 from infratests.backup.settings import settings_from_profile
 from infratests.backup.target import scratch_postgres, scratch_redis
 from infratests.checks import bank, sets
-from infratests.checks.history import History, OpType, Recorder
+from infratests.checks.promises import rule_for
 from infratests.checks.result import CheckResult, Violation, assert_holds, make_result
 from infratests.config import Profile
+from infratests.faults.nemesis import Nemesis
+from infratests.history import History, OpType, Recorder
 from infratests.load.workloads import BankSpec, PgSetWorkload, RedisSetWorkload, SqlBankWorkload
 from infratests.load.workloads.bank import BANK_TABLE
 from infratests.load.workloads.sets import LEDGER, ORDERS, pg_set_read, pg_torn_pairs, redis_set_read
@@ -230,33 +232,31 @@ def _user(target: Service) -> str:
 
 @pytest.mark.gate
 @pytest.mark.destructive
-def test_redis_aof_everysec_loses_at_most_a_second_on_kill9(stack: Stack) -> None:
+def test_redis_aof_everysec_loses_at_most_a_second_on_kill9(stack: Stack, recorder: Recorder) -> None:
     """C-BK-5: with the promised persistence (appendonly yes, everysec), kill -9 during SADDs loses
     at most ~1 s of acknowledged writes; with persistence off the loss is reported. The node's
     effective persistence (CONFIG GET) is held to the promise and shown beside the loss."""
-    recorder = Recorder()
+    nemesis = Nemesis(stack, recorder)
     with scratch_redis(stack) as node:
         effective = _persistence(node)
         with RedisSetWorkload(node.endpoint.url, recorder, workers=2):
             _wait_for_ops(recorder, "add", 300)
             time.sleep(AOF_WINDOW_S + AOF_MARGIN_S)  # the fault happens mid-stream: writes span > 1 fsync
-            killed_at = time.monotonic()
-            node.kill()
+            nemesis.kill(node)
             _wait_for_info(recorder)
-        node.start()
+        nemesis.start(node)
         redis_set_read(node.endpoint.url, recorder)
-    result = sets.check(recorder.history(), claim="C-BK-5", acked_before=killed_at - AOF_WINDOW_S - AOF_MARGIN_S)
+    history = recorder.history()
+    killed_at = history.fault_window("crash", node.name)[0]
+    result = sets.check(history, claim="C-BK-5", acked_before=killed_at - AOF_WINDOW_S - AOF_MARGIN_S)
     promises = stack.profile.promises
     promised = f"appendonly {'yes' if promises.redis_appendonly else 'no'}, appendfsync {promises.redis_appendfsync}"
     print(f"C-BK-5: promised {promised}; effective {effective}: {result.stats}")
-    weaker = (promises.redis_appendonly and effective["appendonly"] != "yes") or \
-        _DURABILITY[effective["appendfsync"]] < _DURABILITY[promises.redis_appendfsync]
+    weaker = not rule_for("redis.appendonly").kept(promises.redis_appendonly, effective["appendonly"] == "yes") \
+        or not rule_for("redis.appendfsync").kept(promises.redis_appendfsync, effective["appendfsync"])
     assert not weaker, (f"C-BK-5 violated: promised {promised}; the node runs with {effective} "
                         f"(redis.conf, CONFIG GET); after kill -9: {dict(result.counts())} {result.stats}")
     assert_holds(result)
-
-
-_DURABILITY = {"no": 0, "everysec": 1, "always": 2}
 
 
 def _persistence(node: Service) -> dict[str, str]:

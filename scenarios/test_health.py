@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from infratests.faults.network import NetworkFaults
+from infratests.faults.nemesis import Nemesis
 from infratests.stack.topology import Stack
 
 _BRIEF = {"status", "timestamp"}
@@ -56,7 +56,7 @@ def _until(probe: httpx.Client, path: str, status: int, timeout_s: float) -> lis
 @pytest.mark.chaos
 @pytest.mark.needs("health")
 @pytest.mark.parametrize("link", ["pgbouncer", "redis-cache"], ids=["db", "redis"])
-def test_liveness_survives_a_dependency_outage(faults: NetworkFaults, replica: httpx.Client, link: str) -> None:
+def test_liveness_survives_a_dependency_outage(faults: Nemesis, replica: httpx.Client, link: str) -> None:
     """C-HL-1: with the database or Redis down, /health/live and /health keep answering 200."""
     with faults.down(link):
         time.sleep(0.5)  # a check that would notice the outage has had time to
@@ -68,7 +68,7 @@ def test_liveness_survives_a_dependency_outage(faults: NetworkFaults, replica: h
 @pytest.mark.chaos
 @pytest.mark.needs("health")
 @pytest.mark.parametrize("link", _DEPENDENCIES)
-def test_readiness_follows_its_dependencies(faults: NetworkFaults, replica: httpx.Client, link: str) -> None:
+def test_readiness_follows_its_dependencies(faults: Nemesis, replica: httpx.Client, link: str) -> None:
     """C-HL-2: with a dependency down, /health/ready answers 503 promptly, and 200 again after it returns."""
     before = _until(replica, "/health/ready", 200, timeout_s=15.0)
     assert before[-1] == 200, f"C-HL-2: the replica was not ready before the fault: {before}"

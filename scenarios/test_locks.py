@@ -20,9 +20,9 @@ import pytest
 import redis
 
 from infratests.checks import fencing, mutex
-from infratests.checks.history import OpType, Recorder
 from infratests.checks.result import assert_holds
-from infratests.faults.network import NetworkFaults
+from infratests.faults.nemesis import Nemesis
+from infratests.history import OpType, Recorder
 from infratests.load.workloads.jobs import (
     NOT_GRANTED,
     Background,
@@ -75,9 +75,9 @@ def _body(answer: Any) -> Any:
 
 @pytest.mark.gate
 @pytest.mark.load
-def test_contending_workers_never_overlap(stack: Stack) -> None:
+def test_contending_workers_never_overlap(stack: Stack, recorder: Recorder) -> None:
     """C-LOCK-1: workers on every replica contend for one job through nginx; no two sections overlap."""
-    job, recorder = _job("mutex"), Recorder()
+    job = _job("mutex")
     with client_for(stack.url, stack.tls.ca, timeout_s=30.0) as public:
         contend([public], recorder, job, duration_s=3.0, work_ms=60, workers_per_client=4)
         rows = sections(public, job)
@@ -88,14 +88,14 @@ def test_contending_workers_never_overlap(stack: Stack) -> None:
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_crashed_holder_frees_the_lock_after_its_ttl(stack_factory: StackFactory) -> None:
+def test_crashed_holder_frees_the_lock_after_its_ttl(stack_factory: StackFactory, recorder: Recorder) -> None:
     """C-LOCK-2: kill -9 the holder mid-job; nobody gets the lock before its TTL, somebody soon after."""
-    job, recorder = _job("crash"), Recorder()
+    job = _job("crash")
     with _private(stack_factory, 1500) as s, _replica(s, "app-1") as holder, _replica(s, "app-2") as other:
         ttl = _ttl_s(s)
         Background(lambda: run_job(holder, recorder, "holder", job, 60_000))
         wait_for_section(other, job)
-        s["app-1"].kill()
+        Nemesis(s, recorder).kill("app-1")
         killed = time.monotonic()
         first = run_job(other, recorder, "contender", job, 10)
         granted = until_granted(other, recorder, job, timeout_s=min(ttl, 15.0) + 8.0, work_ms=10)
@@ -111,20 +111,18 @@ def test_crashed_holder_frees_the_lock_after_its_ttl(stack_factory: StackFactory
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_a_stale_holder_cannot_release_its_successors_lock(stack_factory: StackFactory) -> None:
+def test_a_stale_holder_cannot_release_its_successors_lock(stack_factory: StackFactory,
+                                                           recorder: Recorder) -> None:
     """C-LOCK-2: a holder paused past its TTL resumes and releases; only its own lock goes (token check),
     so its successor keeps the job and third parties are still refused."""
-    job, recorder, third = _job("owner"), Recorder(), Recorder()
+    job, third = _job("owner"), Recorder()
     with _private(stack_factory, 1000) as s, _replica(s, "app-1") as a, _replica(s, "app-2") as b:
         ttl = _ttl_s(s)
         Background(lambda: run_job(a, recorder, "holder", job, int(4 * ttl * 1000)))
         wait_for_section(b, job)
-        s["app-1"].pause()
-        try:
+        with Nemesis(s, recorder).paused("app-1"):
             successor = Background(lambda: until_granted(b, recorder, job, min(ttl, 15.0) + 8.0, int(3 * ttl * 1000)))
             wait_for_section(b, job, timeout_s=min(ttl, 15.0) + 8.0, instance="app-2")
-        finally:
-            s["app-1"].resume()
         contend([a], third, job, duration_s=2.0, work_ms=50, workers_per_client=2)
         answer = successor.result()
         rows = sections(b, job)
@@ -147,16 +145,17 @@ _ONE_NODE_FAULTS = {
 @pytest.mark.load
 @pytest.mark.parametrize("fault", [pytest.param("down", marks=pytest.mark.gate), "slow",
                                    "slower_than_node_timeout", "partitioned"])
-def test_one_lock_node_fault_keeps_exclusion_and_liveness(stack: Stack, faults: NetworkFaults, fault: str) -> None:
+def test_one_lock_node_fault_keeps_exclusion_and_liveness(stack: Stack, faults: Nemesis, fault: str,
+                                                          recorder: Recorder) -> None:
     """C-LOCK-3: with one of three lock nodes down, slow or partitioned, the majority still grants, exclusively."""
-    job, recorder = _job(f"one-{fault}"), Recorder()
+    job = _job(f"one-{fault}")
     with _replica(stack, "app-1") as a, _replica(stack, _second(stack)) as b, _ONE_NODE_FAULTS[fault](faults):
         contend([a, b], recorder, job, duration_s=2.5, work_ms=50, workers_per_client=2)
         rows = sections(a, job)
     result = mutex.check(sections_history(rows, job), claim="C-LOCK-3", allow_empty=True)
     assert_holds(result)
     granted = result.stats["sections_ok"]
-    statuses = sorted({op.extra.get("status") for op in recorder.history().completions()})
+    statuses = sorted({op.extra.get("status") for op in recorder.history().client_ops().completions()})
     assert granted >= 3, (f"C-LOCK-3 violated: with one lock node {fault}, only {granted} job runs were granted "
                           f"in 2.5 s (answers: {statuses}): the remaining majority did not keep the lock live")
 
@@ -168,15 +167,15 @@ def _second(stack: Stack) -> str:
 
 @pytest.mark.gate
 @pytest.mark.chaos
-def test_two_lock_nodes_down_never_grants(stack: Stack, faults: NetworkFaults) -> None:
+def test_two_lock_nodes_down_never_grants(stack: Stack, faults: Nemesis, recorder: Recorder) -> None:
     """C-LOCK-3: with two of three lock nodes down, every acquisition fails cleanly (a "not granted"
     answer) and none is granted."""
-    job, recorder = _job("two-down"), Recorder()
+    job = _job("two-down")
     with _replica(stack, "app-1") as a, _replica(stack, _second(stack)) as b, \
             faults.down("redis-1"), faults.down("redis-2"):
         contend([a, b], recorder, job, duration_s=1.0, work_ms=20, workers_per_client=2)
         rows = sections(a, job)
-    answers = recorder.history().completions()
+    answers = recorder.history().client_ops().completions()
     granted = [op for op in answers if op.type is OpType.OK]
     unclean = [op for op in answers if op.extra.get("status") not in NOT_GRANTED]
     assert answers and not granted and not unclean and not rows, (
@@ -191,20 +190,17 @@ def _pause_the_holder(s: Stack, job: str, recorder: Recorder) -> tuple[Any, http
     with _replica(s, "app-1") as a, _replica(s, "app-2") as b:
         holder = Background(lambda: run_job(a, recorder, "holder", job, int(4 * ttl * 1000)))
         wait_for_section(b, job)
-        s["app-1"].pause()
-        try:
+        with Nemesis(s, recorder).paused("app-1"):
             second = until_granted(b, recorder, job, timeout_s=min(ttl, 15.0) + 8.0, work_ms=600)
-        finally:
-            s["app-1"].resume()
         return holder.result(timeout=60 + 4 * ttl), second
 
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_paused_holder_is_fenced(stack_factory: StackFactory) -> None:
+def test_paused_holder_is_fenced(stack_factory: StackFactory, recorder: Recorder) -> None:
     """C-LOCK-4: a holder paused past its TTL resumes and writes; its stale token is rejected, and every
     section carries a fencing token."""
-    job, recorder = _job("fenced"), Recorder()
+    job = _job("fenced")
     with _private(stack_factory, 1000) as s:
         stale, successor = _pause_the_holder(s, job, recorder)
         with _replica(s, "app-2") as b:
@@ -234,24 +230,24 @@ def _holding_nodes(stack: Stack, job: str) -> list[str]:
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_lock_nodes_restarted_after_the_ttl_keep_exclusion(stack_factory: StackFactory) -> None:
+def test_lock_nodes_restarted_after_the_ttl_keep_exclusion(stack_factory: StackFactory,
+                                                           recorder: Recorder) -> None:
     """C-LOCK-3 (Redlock's restart condition): a lock held on a bare majority (one node unreachable when it
     was taken); each node it lives on crashes in turn and stays down longer than the TTL before it comes
     back empty (no persistence), while a contender keeps trying. The lock is never granted twice.
 
     The nodes are the ones the app's lock actually lives on, a majority or a single node."""
-    job, recorder = _job("restart-late"), Recorder()
+    job = _job("restart-late")
     with _private(stack_factory, 3000, {"redis.appendonly": "false"}) as s, \
             _replica(s, "app-1") as a, _replica(s, "app-2") as b:
-        ttl = _ttl_s(s)
-        with s.faults.down("redis-3"):
+        ttl, nemesis = _ttl_s(s), Nemesis(s, recorder)
+        with nemesis.down("redis-3"):
             holder = Background(lambda: run_job(a, recorder, "holder", job, int(3 * ttl * 1000)))
             wait_for_section(b, job)
             holding = _holding_nodes(s, job)
         for name in holding:
-            s[name].kill()
-            time.sleep(ttl + 0.5)
-            s[name].start()
+            with nemesis.crashed(name):
+                time.sleep(ttl + 0.5)
             run_job(b, recorder, "contender", job, 100)
         until_granted(b, recorder, job, timeout_s=ttl + 5.0, work_ms=100)
         holder.result(timeout=30 + 3 * ttl)
@@ -262,9 +258,9 @@ def test_lock_nodes_restarted_after_the_ttl_keep_exclusion(stack_factory: StackF
 
 
 @pytest.mark.destructive
-def test_auto_extension_keeps_a_long_jobs_lock(stack_factory: StackFactory) -> None:
+def test_auto_extension_keeps_a_long_jobs_lock(stack_factory: StackFactory, recorder: Recorder) -> None:
     """C-LOCK-5: a job three and a half times longer than the TTL keeps its lock; contenders are refused meanwhile."""
-    job, recorder = _job("extend"), Recorder()
+    job = _job("extend")
     with _private(stack_factory, 1000) as s, _replica(s, "app-1") as a, _replica(s, "app-2") as b:
         ttl = _ttl_s(s)
         long_job = Background(lambda: run_job(a, recorder, "holder", job, int(3.5 * ttl * 1000)))
@@ -274,7 +270,8 @@ def test_auto_extension_keeps_a_long_jobs_lock(stack_factory: StackFactory) -> N
         rows = sections(b, job)
     assert_holds(mutex.check(sections_history(rows, job), claim="C-LOCK-5"))
     body = _body(answer)
-    stolen = [op for op in recorder.history().completions() if op.process != "holder" and op.type is OpType.OK]
+    stolen = [op for op in recorder.history().client_ops().completions()
+              if op.process != "holder" and op.type is OpType.OK]
     kept = _granted(answer) and isinstance(body, dict) and body.get("completed", True) is not False
     assert kept and not stolen, (
         f"C-LOCK-5 violated: a job 3.5 x longer than its {ttl} s TTL lost its lock instead of extending it: "
@@ -283,14 +280,15 @@ def test_auto_extension_keeps_a_long_jobs_lock(stack_factory: StackFactory) -> N
 
 @pytest.mark.destructive
 @pytest.mark.chaos
-def test_failed_extension_stops_the_job(stack_factory: StackFactory) -> None:
+def test_failed_extension_stops_the_job(stack_factory: StackFactory, recorder: Recorder) -> None:
     """C-LOCK-5: when the lock can no longer be extended (two lock nodes gone), the job stops early."""
-    job, recorder = _job("stop"), Recorder()
+    job = _job("stop")
     with _private(stack_factory, 1000) as s, _replica(s, "app-1") as a, _replica(s, "app-2") as b:
         ttl = _ttl_s(s)
         long_job = Background(lambda: run_job(a, recorder, "holder", job, int(6 * ttl * 1000)))
         wait_for_section(b, job)
-        with s.faults.down("redis-1"), s.faults.down("redis-2"):
+        nemesis = Nemesis(s, recorder)
+        with nemesis.down("redis-1"), nemesis.down("redis-2"):
             answer = long_job.result(timeout=30.0 + 6 * ttl)
         rows = sections(b, job)
     ran = [row["end"] - row["start"] for row in rows if row.get("end") is not None]

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from infratests.checks import counter, unique_ids
-from infratests.checks.history import OpType, Recorder
 from infratests.checks.result import assert_holds
+from infratests.history import OpType, Recorder
 from infratests.load.workloads.metrics import Samples, request_count, scrape
 from infratests.load.workloads.requests import client_for
 from infratests.plugin import StackFactory

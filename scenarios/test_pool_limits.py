@@ -15,6 +15,8 @@ import pytest
 
 from infratests.checks.promises import Setting, pool_math
 from infratests.config import Profile
+from infratests.faults.nemesis import Nemesis
+from infratests.history import Recorder
 from infratests.load.workloads.metrics import scrape, value
 from infratests.load.workloads.requests import client_for
 from infratests.plugin import StackFactory
@@ -307,16 +309,16 @@ def _requests_survive(app: str, count: int = 12) -> list[str]:
 
 @pytest.mark.destructive
 @pytest.mark.needs("db")
-def test_stale_connections_are_replaced_after_restarts(stack_factory: StackFactory) -> None:
+def test_stale_connections_are_replaced_after_restarts(stack_factory: StackFactory, recorder: Recorder) -> None:
     """C-POOL-5: after PgBouncer and then Postgres restart under a warm pool, dead connections are
     detected and replaced: no request fails twice."""
     with stack_factory({"app.replicas": "1"}) as stack:
-        app = stack["app-1"].endpoint.url
+        app, nemesis = stack["app-1"].endpoint.url, Nemesis(stack, recorder)
         failures: list[str] = []
         for name in ("pgbouncer", "postgres"):
             with ThreadPoolExecutor(10) as pool:  # warm: ~10 connections in the pool
                 list(pool.map(lambda _: _timed_get(f"{app}/db/sleep?s=0.2", 10), range(10)))
-            stack[name].restart()
+            nemesis.restart(name)
             failures += [f"after {name} restart: {f}" for f in _requests_survive(app)]
     assert not failures, "C-POOL-5 violated: requests failed twice on stale connections: " + "; ".join(failures)
 

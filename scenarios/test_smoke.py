@@ -11,7 +11,7 @@ import psycopg
 import pytest
 import redis
 
-from infratests.faults.network import NetworkFaults
+from infratests.faults.nemesis import Nemesis
 from infratests.stack.topology import Stack
 
 
@@ -50,7 +50,7 @@ def test_write_through_every_tier_and_read_it_back(stack: Stack, https: httpx.Cl
 @pytest.mark.chaos
 @pytest.mark.needs("db")
 def test_pgbouncer_down_fails_db_requests_then_recovers(stack: Stack, https: httpx.Client,
-                                                        faults: NetworkFaults) -> None:
+                                                        faults: Nemesis) -> None:
     """C-POOL-3: with app->PgBouncer down, a DB request fails within the acquire timeout, never
     hangs; C-POOL-5: once healed, the pool replaces its dead connections and requests succeed.
 

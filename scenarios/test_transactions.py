@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
 from infratests.checks import bank, counter, sets
-from infratests.checks.history import History, Op, OpType, Recorder
 from infratests.checks.result import CheckResult, Violation, assert_holds, make_result
+from infratests.faults.nemesis import Nemesis, RecordedFault
+from infratests.faults.plan import DEFAULT_PARAMS, FaultPlan
+from infratests.history import History, Op, OpType, Recorder
 from infratests.load import LoadSpec, LocustRun
 from infratests.load.workloads import BankSpec, BankWorkload
 from infratests.load.workloads.sets import LEDGER, ORDERS, pg_add_once, pg_set_read, pg_set_tables, pg_torn_pairs
@@ -27,9 +29,14 @@ from infratests.stack.pgbouncer import show
 from infratests.stack.postgres import dsn as make_dsn
 from infratests.stack.topology import Stack
 
+
 # _RESET_NOTE: reset_peer drops a connection's data until its timer fires; healing cancels the timer,
 # leaving connections that silently lost bytes mid-stream (no real TCP does that): Postgres then
 # waits forever inside a transaction holding row locks. after_ms=0 resets at once.
+def _reset_at_once(_rng: random.Random) -> dict[str, int]:  # a plan's parameter maker, see _RESET_NOTE
+    return {"after_ms": 0}
+
+
 BALANCE = 10**12  # large, and still far below 2^53 (JavaScript numbers)
 
 
@@ -109,17 +116,17 @@ def _merge(claim: str, *results: CheckResult) -> CheckResult:
 @pytest.mark.gate
 @pytest.mark.chaos
 @pytest.mark.needs("bank")
-def test_cut_connections_never_fake_a_commit(stack: Stack, faults: Any, record_property: Callable[..., None]) -> None:
+def test_cut_connections_never_fake_a_commit(stack: Stack, faults: Nemesis, recorder: Recorder,
+                                             record_property: Callable[..., None]) -> None:
     """C-TX-2: app transfers through cuts and resets on app->PgBouncer and PgBouncer->Postgres, then
     direct two-row transactions cut at every byte of their last responses (so also between COMMIT
     and its acknowledgement): every transaction is all or nothing (bank total, no half-written
     pair) and none is reported ok without having happened (counter bounds, no lost add); a cut
     COMMIT ends as an error (info) whose write may be there."""
     spec = BankSpec(accounts=4, balance=10**9, workers=4, max_amount=9, one_way=True)
-    recorder = Recorder()
     workload = BankWorkload(stack.url, recorder, spec, ca_file=stack.tls.ca, seed=2)
     workload.seed()
-    cuts: list[Callable[[], AbstractContextManager[object]]] = [
+    cuts: list[Callable[[], RecordedFault]] = [
         lambda: faults.cut_after_bytes("pgbouncer", 700, stream="downstream"),
         lambda: faults.cut_after_bytes("postgres", 900, stream="downstream"),
         lambda: faults.reset_peer("postgres", after_ms=0),  # see _RESET_NOTE
@@ -158,7 +165,7 @@ def _set_tables(stack: Stack) -> Iterator[str]:
             conn.execute(f"DROP TABLE IF EXISTS {ORDERS}, {LEDGER}")
 
 
-def _commit_ack_sweep(stack: Stack, faults: Any, recorder: Recorder) -> None:
+def _commit_ack_sweep(stack: Stack, faults: Nemesis, recorder: Recorder) -> None:
     """Cut app->PgBouncer at every byte offset of the end of a login + one two-row transaction.
 
     A binary search finds T, the bytes PgBouncer sends for it; cutting at T-40..T-1 lands inside
@@ -202,29 +209,34 @@ def bank_stack(request: pytest.FixtureRequest, stack_factory: StackFactory) -> I
 @pytest.mark.destructive
 @pytest.mark.slow
 @pytest.mark.needs("bank")
-def test_bank_invariant_holds_under_faults(bank_stack: Stack, tmp_path: Path) -> None:
+def test_bank_invariant_holds_under_faults(bank_stack: Stack, recorder: Recorder, fault_seed: int,
+                                          tmp_path: Path) -> None:
     """C-TX-3: concurrent transfers (recorded workers, plus Locust transfer users as background
-    load) through latency, resets, a PgBouncer restart and a Postgres restart: every snapshot read
-    sums to the seeded total with no negative balance, at READ COMMITTED with row locks and at
-    SERIALIZABLE with retries."""
+    load) through latency, resets, a PgBouncer restart and a Postgres restart, then a random plan
+    of link faults drawn from the run's seed: every snapshot read sums to the seeded total with no
+    negative balance, at READ COMMITTED with row locks and at SERIALIZABLE with retries."""
     spec = BankSpec(accounts=5, balance=100, workers=6, max_amount=40)
-    recorder = Recorder()
     workload = BankWorkload(bank_stack.url, recorder, spec, ca_file=bank_stack.tls.ca, seed=3)
     workload.seed()
-    faults = bank_stack.faults
+    nemesis = Nemesis(bank_stack, recorder)
+    plan = FaultPlan.random(fault_seed, ("postgres", "pgbouncer"), ("latency", "reset_peer", "down"), 8.0,
+                            fault_s=(0.5, 2.0), params={**DEFAULT_PARAMS, "reset_peer": _reset_at_once})
     background = LocustRun(LoadSpec("bank_transfers", bank_stack.url, users=4, duration_s=300, rate_per_user=10,
                                     ca_file=bank_stack.tls.ca,
                                     env={"INFRATESTS_ACCOUNTS": str(spec.accounts), "INFRATESTS_SEED": "0"}),
                            tmp_path / "locust")
     with workload, background:
         _wait_for(recorder, "transfer", OpType.OK, 20)
-        with faults.latency("postgres", ms=30, jitter=20), faults.latency("pgbouncer", ms=20):
+        with nemesis.latency("postgres", ms=30, jitter=20), nemesis.latency("pgbouncer", ms=20):
             _wait_for(recorder, "transfer", OpType.OK, 20)
-        with faults.reset_peer("pgbouncer", after_ms=0):  # see _RESET_NOTE
+        with nemesis.reset_peer("pgbouncer", after_ms=0):  # see _RESET_NOTE
             _wait_for(recorder, "transfer", OpType.INFO, 3)
         for name in ("pgbouncer", "postgres"):
-            bank_stack[name].restart()
+            nemesis.restart(name)
             _wait_for(recorder, "transfer", OpType.OK, 20)
+        with nemesis.run(plan):
+            time.sleep(plan.duration_s)
+        _wait_for(recorder, "transfer", OpType.OK, 20)
     _final_read(workload)
     assert background.result.requests > 0, "C-TX-3: the Locust background load made no requests"
     assert_holds(bank.check(recorder.history(), total=spec.total, accounts=spec.names, claim="C-TX-3"))

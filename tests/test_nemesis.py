@@ -1,4 +1,4 @@
-"""The nemesis applies a fault plan on time, records it, and heals everything on exit."""
+"""The nemesis applies a fault plan on time, records it in the history, and heals everything on exit."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import urllib.request
 import psycopg
 import pytest
 
-from infratests.checks.history import OpType, Recorder
 from infratests.faults.nemesis import Nemesis
 from infratests.faults.plan import FaultPlan, FaultStep
+from infratests.history import OpType, Recorder
 from infratests.stack.topology import Stack
 
 
@@ -26,12 +26,11 @@ def _select_seconds(dsn: str) -> float:
         return time.monotonic() - started
 
 
-def test_plan_is_applied_recorded_and_healed(stack: Stack, faults) -> None:  # noqa: ANN001
+def test_plan_is_applied_recorded_and_healed(stack: Stack, faults: Nemesis, recorder: Recorder) -> None:
     plan = FaultPlan(steps=(FaultStep(0.0, "latency", "postgres", {"ms": 150}, 1.0),
                             FaultStep(0.2, "down", "redis-2", {}, 0.5)), seed=7)
     through_bouncer = stack["pgbouncer"].endpoint.url
-    recorder = Recorder()
-    with Nemesis(stack, plan, recorder) as nemesis:
+    with faults.run(plan) as run:
         deadline = time.monotonic() + 5
         while not any(op.f == "start-down" and op.type is OpType.OK for op in recorder.history()):
             assert time.monotonic() < deadline
@@ -41,15 +40,17 @@ def test_plan_is_applied_recorded_and_healed(stack: Stack, faults) -> None:  # n
     ops = [(op.f, op.type) for op in recorder.history() if op.type is not OpType.INVOKE]
     assert ("start-latency", OpType.OK) in ops and ("start-down", OpType.OK) in ops
     assert ("heal-down", OpType.OK) in ops
-    assert nemesis.errors == []
+    assert run.errors == []
+    windows = recorder.history().fault_windows()
+    assert [(w.fault, w.target) for w in windows] == [("latency", "postgres"), ("down", "redis-2")]
+    assert 0.4 <= windows[1].end - windows[1].start < 2.0
     assert all(p["enabled"] and not p["toxics"] for p in _proxies(stack).values())
     assert _select_seconds(through_bouncer) < 0.1
 
 
-def test_leaving_early_heals_what_is_still_applied(stack: Stack, faults) -> None:  # noqa: ANN001
+def test_leaving_early_heals_what_is_still_applied(stack: Stack, faults: Nemesis) -> None:
     plan = FaultPlan(steps=(FaultStep(0.0, "down", "pgbouncer", {}, 60.0),), seed=1)
-    recorder = Recorder()
-    with pytest.raises(RuntimeError), Nemesis(stack, plan, recorder):
+    with pytest.raises(RuntimeError), faults.run(plan):
         deadline = time.monotonic() + 5
         while _proxies(stack)["pgbouncer"]["enabled"]:
             assert time.monotonic() < deadline

@@ -1,4 +1,5 @@
-"""Checkers: pure functions over recorded histories (what must hold).
+"""Checkers: pure functions over recorded histories (what must hold; the histories themselves are
+:mod:`infratests.history`).
 
 Each checker module exposes ``check(history, ..., claim=...) -> CheckResult``;
 :func:`assert_holds` turns a violated claim into a readable
@@ -9,11 +10,9 @@ Each checker module exposes ``check(history, ..., claim=...) -> CheckResult``;
 """
 
 from infratests.checks import bank, breaker, counter, fencing, mutex, sets, unique_ids, windows
-from infratests.checks.history import History, Op, OpType, Recorder
 from infratests.checks.result import CheckResult, Violation, assert_holds, format_op, make_result
 
 __all__ = [
-    "History", "Op", "OpType", "Recorder",
     "CheckResult", "Violation", "assert_holds", "format_op", "make_result",
     "bank", "breaker", "counter", "fencing", "mutex", "sets", "unique_ids", "windows",
 ]

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from infratests.checks.history import History, Op, OpType
 from infratests.checks.result import CheckResult, Violation, make_result
+from infratests.history import History, Op, OpType
 
 __all__ = ["check"]
 

@@ -18,8 +18,8 @@ from functools import partial
 from typing import Any
 
 from infratests.checks import bank, breaker, counter, fencing, mutex, sets, unique_ids, windows
-from infratests.checks.history import History, Op, OpType
 from infratests.checks.result import CheckResult
+from infratests.history import History, Op, OpType, fault_ops
 
 __all__ = ["run_bench", "BUDGET_SECONDS"]
 
@@ -120,9 +120,10 @@ def _breaker(n_ops: int) -> _Case:
         ops += [Op(0, INV, "call", None, t),
                 Op(0, FAIL if failing or not reached else OK, "call", None, t + 0.005,
                    extra={"reached_dependency": reached})]
-    faults = [(t + 50.0, t + 80.0) for t in range(0, int(n_ops * 0.005) + 1, 100)]
-    return History.of(ops), lambda h: breaker.check(h, faults=faults, threshold=threshold,
-                                                    reset_timeout=reset, claim="C-CB-1")
+    ops += [op for t in range(0, int(n_ops * 0.005) + 1, 100) for op in fault_ops("down", "dependency", t + 50.0,
+                                                                                      t + 80.0)]
+    return History.merged(History.of(ops)), lambda h: breaker.check(h, threshold=threshold, reset_timeout=reset,
+                                                                     claim="C-CB-1")
 
 
 def _windows(n_ops: int) -> _Case:

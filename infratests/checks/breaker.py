@@ -25,7 +25,8 @@ The bounds use both ends of each call because the real breaker changed state
 somewhere inside the call that changed it. Events are taken in history order
 (which is time order); the simulation assumes calls through the breaker are
 mostly serial, and overlapping calls are judged leniently.
-``faults`` (when the dependency was failing) only feed ``stats["faults"]``.
+The fault windows on ``target`` (when the dependency was failing, from the nemesis' operations in the
+history) only feed ``stats["faults"]``.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from infratests.checks.history import History, Op, OpType
 from infratests.checks.result import CheckResult, Violation, make_result
+from infratests.history import History, Op, OpType
 
 __all__ = ["check"]
 
@@ -43,9 +44,8 @@ _CLAIM_OF = {"rejected-while-closed": "C-CB-1", "not-opened": "C-CB-1",
              "reached-while-open": "C-CB-2", "no-trial": "C-CB-3", "extra-trial": "C-CB-3"}
 
 
-def check(history: History, *, faults: Sequence[tuple[float, float]], threshold: int,
-          reset_timeout: float, tolerance: float = 0.0, claim: str,
-          f: str = "call", allow_empty: bool = False) -> CheckResult:
+def check(history: History, *, threshold: int, reset_timeout: float, claim: str, tolerance: float = 0.0,
+          f: str = "call", target: str = "dependency", allow_empty: bool = False) -> CheckResult:
     """Simulate the breaker over the calls and report every transition it got wrong."""
     calls = _calls(history, f)
     machine = _Machine(threshold, reset_timeout, tolerance)
@@ -61,7 +61,8 @@ def check(history: History, *, faults: Sequence[tuple[float, float]], threshold:
     return make_result(claim, violations, {
         "calls": len(calls), "reached": reached_total, "rejected": len(calls) - reached_total,
         "opened": sum(state == "open" for _, state in machine.transitions),
-        "transitions": machine.transitions, "faults": _fault_stats(calls, faults)})
+        "transitions": machine.transitions,
+        "faults": _fault_stats(calls, [w.window for w in history.fault_windows(target=target)])})
 
 
 def _calls(history: History, f: str) -> list[tuple[Op, Op, bool]]:

@@ -20,8 +20,8 @@ and ``no-reads`` unless ``allow_empty``.
 
 from __future__ import annotations
 
-from infratests.checks.history import History, Op, OpType
 from infratests.checks.result import CheckResult, Violation, make_result
+from infratests.history import History, Op, OpType
 
 __all__ = ["check"]
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import NamedTuple
 
-from infratests.checks.history import History, Op, OpType
 from infratests.checks.result import CheckResult, Violation, make_result
+from infratests.history import History, Op, OpType
 
 __all__ = ["check"]
 

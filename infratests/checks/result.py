@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from infratests.checks.history import Op
 from infratests.errors import CheckFailed
+from infratests.history import Op
 
 __all__ = ["Violation", "CheckResult", "assert_holds", "make_result", "format_op"]
 

@@ -1,11 +1,13 @@
 """Zero-failure windows: no request fails while a fault is healed around it
 (C-GS-4 rolling restart, C-NGX-6 failed upstream, C-HL readiness).
 
-Requests are ops (any ``f``, or only ``f`` if given) whose completion carries
-an HTTP status in ``extra["status"]``, ``value["status"]`` or as an int
-``value``. A request belongs to the checked ``window`` (``(start, end)``
-monotonic seconds; ``None`` = the whole run) when ``[invoke, completion]``
-intersects it. Inside it, each of these is a violation:
+Requests are the clients' ops (any ``f``, or only ``f`` if given; never the
+nemesis') whose completion carries an HTTP status in ``extra["status"]``,
+``value["status"]`` or as an int ``value``. The checked window is a fault's, as
+the nemesis recorded it in the history (``fault``/``target``: from the first
+matching fault's start to the last one's heal), or ``window`` (``(start, end)``
+monotonic seconds), or else the whole run. A request belongs to it when
+``[invoke, completion]`` intersects it. Inside it, each of these is a violation:
 
 - ``failed``: a ``fail`` completion;
 - ``indeterminate``: an ``info`` completion (a timeout or reset: the user saw
@@ -23,8 +25,8 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 
-from infratests.checks.history import History, Op, OpType
 from infratests.checks.result import CheckResult, Violation, make_result
+from infratests.history import History, Op, OpType
 
 __all__ = ["check", "around", "status_of"]
 
@@ -47,16 +49,18 @@ def status_of(op: Op) -> int | None:
     return op.value if isinstance(op.value, int) and not isinstance(op.value, bool) else None
 
 
-def check(history: History, window: Window | None = None, *, claim: str,
-          f: str | None = None, allowed: Collection[int] | None = _OK_STATUSES,
+def check(history: History, window: Window | None = None, *, claim: str, fault: str | None = None,
+          target: str | None = None, f: str | None = None, allowed: Collection[int] | None = _OK_STATUSES,
           phases: Mapping[str, Window] | None = None, allow_empty: bool = False) -> CheckResult:
-    """Report every failed, indeterminate or disallowed-status request inside ``window``."""
+    """Report every failed, indeterminate or disallowed-status request inside the window."""
+    if window is None and (fault or target):
+        window = history.fault_window(fault, target)
     start, end = window or _WHOLE_RUN
     phases = phases or (around(start, end) if window else {"run": _WHOLE_RUN})
     counts = {name: dict.fromkeys(("ok", "fail", "info", "bad_status"), 0) for name in phases}
     violations: list[Violation] = []
     judged = unfinished = 0
-    for inv, comp in history.pairs():
+    for inv, comp in history.client_ops().pairs():
         if f is not None and inv.f != f:
             continue
         if comp is None:

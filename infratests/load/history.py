@@ -24,8 +24,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from infratests.checks.history import History, Op, OpType
 from infratests.errors import ConfigError
+from infratests.history import History, Op, OpType
 
 __all__ = ["completion_type", "history_files", "load_history", "read_rows", "rows_to_history"]
 

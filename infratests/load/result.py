@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infratests.checks.history import History
+from infratests.history import History
 from infratests.load.history import load_history
 from infratests.load.procs import CpuSample
 from infratests.load.stats import EndpointStats

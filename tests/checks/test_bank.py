@@ -3,8 +3,8 @@
 import pytest
 
 from infratests.checks import assert_holds, bank
-from infratests.checks.history import History, Op, OpType
 from infratests.errors import CheckFailed
+from infratests.history import History, Op, OpType
 
 INV, OK, FAIL, INFO = OpType.INVOKE, OpType.OK, OpType.FAIL, OpType.INFO
 ACCOUNTS = ("a", "b")

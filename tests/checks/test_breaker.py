@@ -3,12 +3,12 @@
 import pytest
 
 from infratests.checks import CheckResult, assert_holds, breaker
-from infratests.checks.history import History, Op, OpType
 from infratests.errors import CheckFailed
+from infratests.history import History, Op, OpType, fault_ops
 
 INV, OK, FAIL, INFO = OpType.INVOKE, OpType.OK, OpType.FAIL, OpType.INFO
 R, X = True, False  # reached the dependency / rejected fast by the breaker
-FAULTS = [(3.0, 20.0)]
+FAULT = (3.0, 20.0)
 
 
 def _call(process: int, start: float, end: float, outcome: OpType, reached: bool) -> list[Op]:
@@ -24,7 +24,8 @@ def _serial(*rows: tuple[float, OpType, bool]) -> list[Op]:
 
 def _check(ops: list[Op], **options: object) -> CheckResult:
     ops = sorted(ops, key=lambda op: op.time)
-    return breaker.check(History.of(ops), faults=FAULTS, threshold=3, reset_timeout=10.0,
+    return breaker.check(History.merged(History.of(ops), History.of(fault_ops("down", "dependency", *FAULT))),
+                         threshold=3, reset_timeout=10.0,
                          **{"claim": "C-CB-1", **options})  # type: ignore[arg-type]
 
 

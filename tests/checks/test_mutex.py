@@ -3,8 +3,8 @@
 import pytest
 
 from infratests.checks import assert_holds, mutex
-from infratests.checks.history import History, Op, OpType
 from infratests.errors import CheckFailed
+from infratests.history import History, Op, OpType
 
 INV, OK, FAIL, INFO = OpType.INVOKE, OpType.OK, OpType.FAIL, OpType.INFO
 T0 = 1_763_786_400.0  # sections carry Postgres clock_timestamp() epoch seconds

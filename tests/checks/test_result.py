@@ -3,8 +3,8 @@
 import pytest
 
 from infratests.checks import CheckResult, Violation, assert_holds, format_op, make_result
-from infratests.checks.history import Op, OpType
 from infratests.errors import CheckFailed, InfratestsError
+from infratests.history import Op, OpType
 
 READ = Op(3, OpType.OK, "read", {"a": 1}, time=12.5, wall=1763786400.25)
 

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from infratests.checks import assert_holds, windows
-from infratests.checks.history import History, Op, OpType
 from infratests.errors import CheckFailed
+from infratests.history import History, Op, OpType
 
 INV, OK, FAIL, INFO = OpType.INVOKE, OpType.OK, OpType.FAIL, OpType.INFO
 RESTART = (10.0, 20.0)  # the rolling restart

@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 
 from infratests.checks import mutex
-from infratests.checks.history import Recorder
+from infratests.faults.nemesis import Nemesis
+from infratests.history import Recorder
 from infratests.load.workloads.jobs import (
     Background,
     run_job,
@@ -57,17 +58,14 @@ def pause_the_holder(s: Stack, job: str, recorder: Recorder) -> tuple[Any, httpx
     with _replicas(s) as (a, b):
         holder = Background(lambda: run_job(a, recorder, "holder", job, 4_000))
         wait_for_section(b, job)
-        s["app-1"].pause()
-        try:
+        with Nemesis(s, recorder).paused("app-1"):
             second = until_granted(b, recorder, job, timeout_s=9.0, work_ms=600)
-        finally:
-            s["app-1"].resume()
         return holder.result(), second
 
 
-def test_paused_holder_without_fencing_overlaps(stack_factory: StackFactory) -> None:
+def test_paused_holder_without_fencing_overlaps(stack_factory: StackFactory, recorder: Recorder) -> None:
     """C-LOCK-4 (known Redlock property): without fencing, a paused holder's section overlaps its successor's."""
-    job, recorder = _job("unfenced"), Recorder()
+    job = _job("unfenced")
     with _reference_app(stack_factory, REFAPP_LOCK_TTL_MS="1000", REFAPP_FENCING="off") as s:
         _, successor = pause_the_holder(s, job, recorder)
         with httpx.Client(base_url=s["app-2"].endpoint.url, timeout=30.0) as b:
@@ -75,26 +73,28 @@ def test_paused_holder_without_fencing_overlaps(stack_factory: StackFactory) -> 
     result = mutex.check(sections_history(rows, job), claim="C-LOCK-4")
     overlaps = [v for v in result.violations if v.kind == "overlap"]
     assert successor is not None and overlaps, (
-        "C-LOCK-4: expected the known Redlock overlap without fencing (a paused holder resumes "
-        f"after its TTL and completes its write), but none showed: successor={successor!r} sections={rows}")
+        "C-LOCK-4 not demonstrated: expected the known Redlock overlap without fencing (a paused holder "
+        f"resumes after its TTL and completes its write), but none showed: successor={successor!r} sections={rows}")
 
 
-def test_lock_node_restarted_at_once_without_persistence_double_grants(stack_factory: StackFactory) -> None:
+def test_lock_node_restarted_at_once_without_persistence_double_grants(stack_factory: StackFactory,
+                                                                       recorder: Recorder) -> None:
     """C-LOCK-3 (Redlock's restart condition, the unsafe case): the lock lives on redis-1 and redis-2 only
     (redis-3 was unreachable when it was taken); redis-2 crashes and restarts at once, empty, and the
     lock is granted a second time while its holder still runs (no persistence, no extension, no fencing)."""
-    job, recorder = _job("restart-now"), Recorder()
+    job = _job("restart-now")
     with _reference_app(stack_factory, redis__appendonly="false", REFAPP_LOCK_TTL_MS="3000",
                         REFAPP_LOCK_EXTEND="off", REFAPP_FENCING="off") as s, _replicas(s) as (a, b):
-        with s.faults.down("redis-3"):
+        nemesis = Nemesis(s, recorder)
+        with nemesis.down("redis-3"):
             holder = Background(lambda: run_job(a, recorder, "holder", job, 2_500))
             wait_for_section(b, job)
-        s["redis-2"].kill()
-        s["redis-2"].restart(0.0)
+        with nemesis.crashed("redis-2"):
+            pass  # started again at once
         until_granted(b, recorder, job, timeout_s=4.0, work_ms=100)
         holder.result()
         rows = sections(b, job)
     result = mutex.check(sections_history(rows, job), claim="C-LOCK-3")
     assert any(v.kind == "overlap" for v in result.violations), (
-        "C-LOCK-3: expected Redlock's known double grant after a lock node restarted at once without "
-        f"persistence, but the lock was not granted twice: {rows}")
+        "C-LOCK-3 not demonstrated: expected Redlock's known double grant after a lock node restarted at once "
+        f"without persistence, but the lock was not granted twice: {rows}")

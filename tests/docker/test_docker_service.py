@@ -14,14 +14,17 @@ import redis as redis_client
 
 from infratests.config import Profile
 from infratests.errors import PortInUse, ServiceError
-from infratests.faults import process
+from infratests.faults.nemesis import Nemesis
+from infratests.history import Recorder
 from infratests.janitor import Session
+from infratests.profile_file import load_profile
 from infratests.stack import postgres, redis
 from infratests.stack.docker.backend import DockerService
 from infratests.stack.docker.reaper import SESSION_LABEL, remove_session_containers
 from infratests.stack.local import unprivileged_user
 from infratests.stack.ports import free_port
 from infratests.stack.service import ServiceSpec
+from infratests.stack.topology import Stack
 from tests.stack.protocol import check_service_protocol
 
 
@@ -54,32 +57,38 @@ def test_container_is_labelled_runs_unprivileged_and_shares_the_host_network(
     assert node.launch.image.startswith("infratests/redis:")
 
 
-def test_pause_makes_clients_time_out(node: DockerService) -> None:
+@pytest.fixture
+def nemesis(session: Session) -> Nemesis:
+    """A nemesis whose stack is never started: the container under test is not one of its services."""
+    return Nemesis(Stack(load_profile(), session), Recorder())
+
+
+def test_pause_makes_clients_time_out(node: DockerService, nemesis: Nemesis) -> None:
     client = redis_client.Redis(node.endpoint.host, node.endpoint.port, socket_timeout=0.5)
     assert client.ping()
-    with process.paused(node):
+    with nemesis.paused(node):
         with pytest.raises(redis_client.TimeoutError):
             client.ping()
     assert node.wait_ready(5) and client.ping()
 
 
-def test_kill_refuses_connections_and_restart_recovers(node: DockerService) -> None:
-    with process.crashed(node):
+def test_kill_refuses_connections_and_restart_recovers(node: DockerService, nemesis: Nemesis) -> None:
+    with nemesis.crashed(node):
         assert not node.is_running()
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((node.endpoint.host, node.endpoint.port), timeout=1).close()
     assert node.is_ready()
 
 
-def test_restart_can_stay_down(node: DockerService) -> None:
-    assert process.restarted(node, down_for=0.3) >= 0.3
+def test_restart_can_stay_down(node: DockerService, nemesis: Nemesis) -> None:
+    assert nemesis.restart(node, down_for=0.3) >= 0.3
     assert node.is_ready()
 
 
-def test_terminate_then_fresh_container(node: DockerService) -> None:
+def test_terminate_then_fresh_container(node: DockerService, nemesis: Nemesis) -> None:
     first = node.container.id
-    with process.terminated(node, 10) as code:
-        assert code == 0
+    assert nemesis.terminate(node, 10) == 0
+    nemesis.start(node)
     assert node.is_ready() and node.container.id != first
 
 
@@ -104,14 +113,15 @@ def test_exit_before_ready_carries_the_logs(docker_run: Callable[..., DockerServ
 
 
 def test_postgres_in_a_container_on_the_cached_template(docker_run: Callable[..., DockerService],
-                                                        profile: Profile, session: Session) -> None:
+                                                        profile: Profile, session: Session,
+                                                        nemesis: Nemesis) -> None:
     user = unprivileged_user(profile.run_as)
     spec = postgres.postgres_spec(profile, free_port(), user, session.service_dir("postgres-d"),
                                   name="postgres-d")
     with docker_run(spec, session, user, 30) as service:
         with psycopg.connect(service.endpoint.url, connect_timeout=5) as conn:
             assert conn.execute("select current_user").fetchone() == (profile.postgres.user,)
-        with process.crashed(service):
+        with nemesis.crashed(service):
             with pytest.raises(psycopg.OperationalError):
                 psycopg.connect(service.endpoint.url, connect_timeout=2)
         assert service.is_ready()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infratests.checks.history import OpType
 from infratests.errors import ConfigError
+from infratests.history import OpType
 from infratests.load.history import completion_type, load_history, read_rows, rows_to_history
 from infratests.load.stats import stats_from_rows
 

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from infratests.checks.history import OpType
+from infratests.history import OpType
 from infratests.load.history import history_files, read_rows
 from infratests.load.runner import LoadSpec, LocustRun, run_load
 

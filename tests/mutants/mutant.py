@@ -30,6 +30,9 @@ class Mutant:
     overrides: Mapping[str, str]
     breaks: str  # one line: what is broken
     env: Mapping[str, str] = field(default_factory=dict)  # e.g. a tool setting the scenario reads
+    # how the failure's first line goes on after the claim id: a demonstration of a known unsafe case
+    # fails "not demonstrated" when the mutant makes the case impossible
+    verdict: str = "violated"
 
     def __str__(self) -> str:
         return self.name
@@ -79,10 +82,12 @@ def run_against(mutant: Mutant, timeout: float = 600.0) -> Verdict:
 
 def assert_caught(mutant: Mutant) -> None:
     """Caught means: the scenario itself failed (not its setup, not a crash elsewhere) and its failure's
-    first line says ``<claim> violated``; a claim id printed anywhere else does not count."""
+    first line says ``<claim> violated`` (or the mutant's own verdict); a claim id printed anywhere else
+    does not count."""
     verdict = run_against(mutant)
     assert verdict.failed, (f"{mutant.scenario} did not fail on mutant {mutant.name} "
                             f"({mutant.breaks}); exit {verdict.exit_code}:\n{verdict.output[-3000:]}")
-    assert verdict.failure is not None and re.match(rf"{re.escape(mutant.claim)} violated\b", verdict.failure), (
-        f"{mutant.scenario} failed on mutant {mutant.name}, but not with '{mutant.claim} violated' first: "
+    expected = f"{mutant.claim} {mutant.verdict}"
+    assert verdict.failure is not None and re.match(rf"{re.escape(expected)}\b", verdict.failure), (
+        f"{mutant.scenario} failed on mutant {mutant.name}, but not with '{expected}' first: "
         f"{verdict.failure!r}\n{verdict.output[-3000:]}")

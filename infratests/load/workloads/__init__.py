@@ -1,7 +1,7 @@
 """Workload clients that record exact histories (Jepsen clients): bank transfers, set adds.
 
 Each workload is a context manager running worker threads that record every
-operation through a :class:`~infratests.checks.history.Recorder`: ``ok`` when
+operation through a :class:`~infratests.history.Recorder`: ``ok`` when
 it certainly happened, ``fail`` when it certainly did not (e.g. HTTP 409) and
 ``info`` for anything indeterminate (timeouts, resets, 5xx).
 """

@@ -23,7 +23,7 @@ from typing import Any, Self
 
 import httpx
 
-from infratests.checks.history import OpType, Recorder
+from infratests.history import OpType, Recorder
 from infratests.load.workloads.requests import client_for
 from infratests.load.workloads.threads import Threads
 

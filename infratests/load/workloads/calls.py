@@ -16,7 +16,7 @@ from typing import Self
 
 import httpx
 
-from infratests.checks.history import OpType, Recorder
+from infratests.history import OpType, Recorder
 from infratests.load.workloads.threads import Threads
 
 __all__ = ["QuoteCaller", "call_quote", "dependency_served"]

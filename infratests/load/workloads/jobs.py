@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from infratests.checks.history import History, Op, OpType, Recorder
+from infratests.history import History, Op, OpType, Recorder
 
 __all__ = ["LOST", "NOT_GRANTED", "Background", "contend", "run_job", "sections", "sections_history",
            "until_granted", "wait_for_section"]

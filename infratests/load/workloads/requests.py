@@ -20,7 +20,7 @@ from typing import Any, Self
 
 import httpx
 
-from infratests.checks.history import OpType, Recorder
+from infratests.history import OpType, Recorder
 from infratests.load.workloads.threads import Threads
 
 __all__ = ["RequestLoad", "timed_request", "client_for"]

@@ -13,7 +13,7 @@ import time
 from functools import partial
 from typing import Any, Self
 
-from infratests.checks.history import OpType, Recorder
+from infratests.history import OpType, Recorder
 from infratests.load.workloads.threads import Threads
 
 __all__ = ["ORDERS", "LEDGER", "PgSetWorkload", "RedisSetWorkload", "pg_add_once", "pg_set_read",

@@ -1,15 +1,22 @@
-"""Histories: what really happened, as data (Jepsen's model).
+"""Histories: what really happened, as data (Jepsen's model). A leaf module: ``load/``, ``faults/``
+and ``checks/`` all write or read it.
 
 Every operation is recorded twice: an ``invoke`` when a client starts it and a
 completion when it ends. The completion is ``ok`` (it happened), ``fail`` (it
 certainly did not happen) or ``info`` (indeterminate: a timeout, a reset, any
 exception whose outcome is unknown). Checkers are pure functions over a
 :class:`History` and must treat ``info`` explicitly.
+
+Faults are operations too: the nemesis records each as process ``nemesis`` with
+``value = {"fault", "target", "phase", ...}`` (phase ``start``, ``heal`` or
+``instant``), on the same clock as the clients, and :meth:`History.fault_windows`
+reads back when each fault was in force.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,7 +25,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OpType", "Op", "History", "Recorder"]
+__all__ = ["NEMESIS", "FaultWindow", "History", "Op", "OpType", "Recorder", "fault_ops"]
+
+#: The process name fault operations are recorded under.
+NEMESIS = "nemesis"
 
 
 class OpType(StrEnum):
@@ -59,6 +69,26 @@ class Op:
 
 
 @dataclass(frozen=True)
+class FaultWindow:
+    """A fault in force from ``start`` (the invoke that applied it) to ``end`` (the completion of the
+    heal; ``inf`` if never healed)."""
+
+    fault: str
+    target: str
+    start: float
+    end: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def window(self) -> tuple[float, float]:
+        return (self.start, self.end)
+
+    @property
+    def label(self) -> str:
+        return f"{self.fault} {self.target}"
+
+
+@dataclass(frozen=True)
 class History:
     """An ordered, immutable sequence of operations."""
 
@@ -91,6 +121,45 @@ class History:
                 result[slots.pop(op.process)] = (pending.pop(op.process), op)
         return result
 
+    def client_ops(self) -> History:
+        """The history without the nemesis' operations."""
+        return History.of(op for op in self.ops if op.process != NEMESIS)
+
+    def fault_windows(self, fault: str | None = None, target: str | None = None) -> list[FaultWindow]:
+        """When each fault (of kind ``fault``, on ``target``, if given) was in force, in start order: a
+        ``start`` phase opens a window its ``heal`` closes; an ``instant`` one lasts its own operation."""
+        windows: list[FaultWindow] = []
+        open_: dict[tuple[str, str], list[tuple[float, Mapping[str, Any]]]] = {}
+        for invoke, completion in self.pairs():
+            if invoke.process != NEMESIS or not isinstance(invoke.value, Mapping):
+                continue
+            kind, where, phase = invoke.value["fault"], invoke.value["target"], invoke.value["phase"]
+            params = invoke.value.get("params") or {}
+            ended = completion.time if completion is not None else math.inf
+            if phase == "start":
+                open_.setdefault((kind, where), []).append((invoke.time, params))
+            elif phase == "heal" and open_.get((kind, where)):
+                began, params = open_[(kind, where)].pop(0)
+                windows.append(FaultWindow(kind, where, began, ended, params))
+            elif phase == "instant":
+                windows.append(FaultWindow(kind, where, invoke.time, ended, params))
+        windows += [FaultWindow(kind, where, began, math.inf, params)
+                    for (kind, where), started in open_.items() for began, params in started]
+        return sorted((w for w in windows if (fault is None or w.fault == fault)
+                       and (target is None or w.target == target)), key=lambda w: w.start)
+
+    def fault_window(self, fault: str | None = None, target: str | None = None) -> tuple[float, float]:
+        """From the first matching fault's start to the last one's end (``LookupError`` if none)."""
+        found = self.fault_windows(fault, target)
+        if not found:
+            raise LookupError(f"no {fault or 'fault'} on {target or 'any target'} in the history")
+        return (found[0].start, max(w.end for w in found))
+
+    @classmethod
+    def merged(cls, *histories: History) -> History:
+        """One history of several recorded on the same clock (a Locust run's and the nemesis')."""
+        return cls.of(sorted((op for history in histories for op in history.ops), key=lambda op: op.time))
+
     def dump(self, path: Path) -> None:
         path.write_text("".join(op.to_json() + "\n" for op in self.ops))
 
@@ -98,6 +167,17 @@ class History:
     def load(cls, path: Path) -> History:
         with path.open() as lines:
             return cls.of(Op.from_dict(json.loads(line)) for line in lines if line.strip())
+
+
+def fault_ops(fault: str, target: str, start: float, end: float) -> list[Op]:
+    """The nemesis' operations for ``fault`` on ``target`` in force from ``start`` to ``end`` (for
+    histories written by hand: checker tests, benchmarks)."""
+    def value(phase: str) -> dict[str, Any]:
+        return {"fault": fault, "target": target, "phase": phase, "params": {}}
+    return [Op(NEMESIS, OpType.INVOKE, f"start-{fault}", value("start"), start),
+            Op(NEMESIS, OpType.OK, f"start-{fault}", value("start"), start),
+            Op(NEMESIS, OpType.INVOKE, f"heal-{fault}", value("heal"), end),
+            Op(NEMESIS, OpType.OK, f"heal-{fault}", value("heal"), end)]
 
 
 class Recorder:
