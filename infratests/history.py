@@ -9,8 +9,9 @@ exception whose outcome is unknown). Checkers are pure functions over a
 
 Faults are operations too: the nemesis records each as process ``nemesis`` with
 ``value = {"fault", "target", "phase", ...}`` (phase ``start``, ``heal`` or
-``instant``), on the same clock as the clients, and :meth:`History.fault_windows`
-reads back when each fault was in force.
+``instant``; ``plan`` for a fault plan about to be applied), on the same clock as
+the clients, and :meth:`History.fault_windows` reads back when each fault was in
+force; :meth:`History.fault_plans` the plans.
 """
 
 from __future__ import annotations
@@ -147,6 +148,12 @@ class History:
                     for (kind, where), started in open_.items() for began, params in started]
         return sorted((w for w in windows if (fault is None or w.fault == fault)
                        and (target is None or w.target == target)), key=lambda w: w.start)
+
+    def fault_plans(self) -> list[Mapping[str, Any]]:
+        """The fault plans the nemesis applied (``{"seed", "steps"}``), in order."""
+        return [op.value["params"] for op in self.ops
+                if op.process == NEMESIS and op.type is OpType.INVOKE and isinstance(op.value, Mapping)
+                and op.value.get("phase") == "plan"]
 
     def fault_window(self, fault: str | None = None, target: str | None = None) -> tuple[float, float]:
         """From the first matching fault's start to the last one's end (``LookupError`` if none)."""

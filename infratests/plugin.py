@@ -26,6 +26,7 @@ from infratests.faults.nemesis import Nemesis
 from infratests.history import Recorder
 from infratests.janitor import Session, open_session
 from infratests.profile_file import find_profile_file, load_profile, parse_overrides
+from infratests.report.collector import ClaimsReport, claims_of
 from infratests.secrets import mask
 from infratests.stack.backends import CHOICES
 from infratests.stack.service import Service
@@ -75,6 +76,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--infratests-seed", type=int, default=None, metavar="N",
                     help="the seed of the scenarios' random fault plans: replays a run's fault schedule "
                          "(a failing run prints its seed)")
+    group.addoption("--infratests-report", metavar="DIR", default="infratests-report",
+                    help="where the claims report goes (index.html, per test its history, timeline and "
+                         "logs; default ./infratests-report; 'none': no report)")
     group.addoption("--infratests-keep", action="store_true",
                     help="leave the stack up after a failing run, for inspection "
                          "(`infratests down` removes it)")
@@ -90,6 +94,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_profile_key] = (source, source.load())
     except ConfigError as error:
         raise pytest.UsageError(f"infratests: {error}") from None
+    folder = config.getoption("infratests_report")
+    if folder and folder != "none":
+        report = ClaimsReport(config, config.invocation_params.dir / folder, config.stash[_profile_key][1])
+        config.pluginmanager.register(report, "infratests-claims-report")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -114,6 +122,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     declared = config.stash[_profile_key][1].capabilities()
     live = config.getoption("infratests_backend") == "external"
     for item in items:
+        item.user_properties.append(("claims", " ".join(claims_of(item))))
         if live and item.get_closest_marker("live_safe") is None:
             item.add_marker(pytest.mark.skip(reason="not safe on a live environment (it faults, restarts or loads "
                                                     "it): runs on a stack the suite starts"))
@@ -287,10 +296,15 @@ def clean_redis(stack: Stack) -> Iterator[None]:
 
 
 @pytest.fixture
-def recorder() -> Recorder:
+def recorder(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     """The test's history: its clients and the nemesis (``faults``) record into it on one clock; the
-    claims report keeps it as the test's evidence."""
-    return Recorder()
+    claims report keeps it, with its timeline, as the test's evidence."""
+    recording = Recorder()
+    yield recording
+    report = _claims_report(request.config)
+    if report is not None:
+        seed = dict(request.node.user_properties).get("fault_seed")
+        report.record_history(request.node, recording.history(), int(seed) if seed is not None else None)
 
 
 @pytest.fixture
@@ -327,14 +341,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     (what the terminal, JUnit XML and the claims report show)."""
     report = yield
     running = item.config.stash.get(_stack_key, None)
+    logs = {}
     if report.failed and running is not None and "stack" in getattr(item, "fixturenames", ()):
-        for service in running:
-            report.sections.append((f"infratests log: {service.name}", service.logs(20)))
+        logs = {service.name: mask(service.logs(20)) for service in running}
+        # "Captured stdout": JUnit XML carries these sections in the test's system-out
+        report.sections += [(f"Captured stdout infratests log: {name}", text) for name, text in logs.items()]
     seed = dict(item.user_properties).get("fault_seed")
     if report.failed and seed is not None:
         report.sections.append(("infratests fault seed", f"{seed}: replay this schedule with --infratests-seed {seed}"))
     if report.longrepr is not None and (masked := mask(str(report.longrepr))) != str(report.longrepr):
         report.longrepr = masked
     report.sections = [(title, mask(content)) for title, content in report.sections]
-    report.user_properties = [(name, mask(str(value))) for name, value in report.user_properties]
+    claims = _claims_report(item.config)
+    if report.failed and claims is not None:
+        claims.record_failure(item, report, logs)
+    report.user_properties = [(name, mask(str(value))) for name, value in item.user_properties]
     return report
+
+
+def _claims_report(config: pytest.Config) -> ClaimsReport | None:
+    found = config.pluginmanager.get_plugin("infratests-claims-report")
+    return found if isinstance(found, ClaimsReport) else None

@@ -16,7 +16,10 @@ import httpx
 import pytest
 
 from infratests.faults.nemesis import Nemesis
+from infratests.history import Recorder
+from infratests.load.workloads.requests import timed_request
 from infratests.stack.topology import Stack
+from infratests.wait import poll
 
 _BRIEF = {"status", "timestamp"}
 _DEPENDENCIES = [pytest.param("pgbouncer", marks=pytest.mark.needs("db"), id="db"),
@@ -37,18 +40,15 @@ def replica(stack: Stack) -> Iterator[httpx.Client]:
         yield client
 
 
-def _until(probe: httpx.Client, path: str, status: int, timeout_s: float) -> list[int]:
-    """Poll ``path`` until it answers ``status``; every status seen (a timeout shows as 0)."""
+def _until(probe: httpx.Client, recorder: Recorder, path: str, status: int, timeout_s: float) -> list[int]:
+    """Poll ``path`` (each probe recorded) until it answers ``status``; every status seen (0: no answer)."""
     seen: list[int] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            seen.append(probe.get(path).status_code)
-        except httpx.TimeoutException:
-            seen.append(0)
-        if seen[-1] == status:
-            break
-        time.sleep(0.1)
+
+    def answered() -> bool:
+        answer = timed_request(probe, recorder, "probe", path, path, expect=(status,))
+        seen.append(answer.status_code if answer is not None else 0)
+        return seen[-1] == status
+    poll(answered, bool, timeout_s, interval=0.1)
     return seen
 
 
@@ -56,11 +56,14 @@ def _until(probe: httpx.Client, path: str, status: int, timeout_s: float) -> lis
 @pytest.mark.chaos
 @pytest.mark.needs("health")
 @pytest.mark.parametrize("link", ["pgbouncer", "redis-cache"], ids=["db", "redis"])
-def test_liveness_survives_a_dependency_outage(faults: Nemesis, replica: httpx.Client, link: str) -> None:
+def test_liveness_survives_a_dependency_outage(faults: Nemesis, recorder: Recorder, replica: httpx.Client,
+                                               link: str) -> None:
     """C-HL-1: with the database or Redis down, /health/live and /health keep answering 200."""
     with faults.down(link):
         time.sleep(0.5)  # a check that would notice the outage has had time to
-        live = [replica.get(path).status_code for path in ("/health/live", "/health") for _ in range(3)]
+        answers = [timed_request(replica, recorder, "probe", path, path)
+                   for path in ("/health/live", "/health") for _ in range(3)]
+    live = [answer.status_code if answer is not None else 0 for answer in answers]
     assert set(live) == {200}, f"C-HL-1 violated: with {link} down, /health/live and /health answered {live}"
 
 
@@ -68,14 +71,15 @@ def test_liveness_survives_a_dependency_outage(faults: Nemesis, replica: httpx.C
 @pytest.mark.chaos
 @pytest.mark.needs("health")
 @pytest.mark.parametrize("link", _DEPENDENCIES)
-def test_readiness_follows_its_dependencies(faults: Nemesis, replica: httpx.Client, link: str) -> None:
+def test_readiness_follows_its_dependencies(faults: Nemesis, recorder: Recorder, replica: httpx.Client,
+                                            link: str) -> None:
     """C-HL-2: with a dependency down, /health/ready answers 503 promptly, and 200 again after it returns."""
-    before = _until(replica, "/health/ready", 200, timeout_s=15.0)
+    before = _until(replica, recorder, "/health/ready", 200, timeout_s=15.0)
     assert before[-1] == 200, f"C-HL-2: the replica was not ready before the fault: {before}"
     with faults.down(link):
-        ready = _until(replica, "/health/ready", 503, timeout_s=4.0)
+        ready = _until(replica, recorder, "/health/ready", 503, timeout_s=4.0)
         body = replica.get("/health/ready", timeout=5.0).text[:200] if ready[-1] == 503 else ""
-    recovered = _until(replica, "/health/ready", 200, timeout_s=15.0)
+    recovered = _until(replica, recorder, "/health/ready", 200, timeout_s=15.0)
     assert ready[-1] == 503, (f"C-HL-2 violated: with {link} down, /health/ready answered {ready} "
                               "(0: no answer within 5 s), not a prompt 503")
     assert recovered[-1] == 200, (f"C-HL-2 violated: /health/ready did not return to 200 after {link} came "

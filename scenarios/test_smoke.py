@@ -12,7 +12,10 @@ import pytest
 import redis
 
 from infratests.faults.nemesis import Nemesis
+from infratests.history import Recorder
+from infratests.load.workloads.requests import timed_request
 from infratests.stack.topology import Stack
+from infratests.wait import poll
 
 
 def _next_transaction_id(stack: Stack) -> int:
@@ -49,8 +52,8 @@ def test_write_through_every_tier_and_read_it_back(stack: Stack, https: httpx.Cl
 @pytest.mark.gate
 @pytest.mark.chaos
 @pytest.mark.needs("db")
-def test_pgbouncer_down_fails_db_requests_then_recovers(stack: Stack, https: httpx.Client,
-                                                        faults: Nemesis) -> None:
+def test_pgbouncer_down_fails_db_requests_then_recovers(stack: Stack, https: httpx.Client, faults: Nemesis,
+                                                        recorder: Recorder) -> None:
     """C-POOL-3: with app->PgBouncer down, a DB request fails within the acquire timeout, never
     hangs; C-POOL-5: once healed, the pool replaces its dead connections and requests succeed.
 
@@ -59,22 +62,15 @@ def test_pgbouncer_down_fails_db_requests_then_recovers(stack: Stack, https: htt
     bound_s = stack.profile.promises.acquire_timeout_ms / 1000 * stack.profile.app.replicas + 5.0
     with faults.down("pgbouncer"):
         started = time.monotonic()
-        try:
-            failed = https.get("/db/sleep", params={"s": 0}, timeout=bound_s)
-        except httpx.TimeoutException:
+        failed = timed_request(https, recorder, "client", "db", "/db/sleep?s=0", timeout=bound_s)
+        if failed is None:
             pytest.fail(f"C-POOL-3 violated: with PgBouncer down a DB request hung past {bound_s:.0f} s "
                         f"(acquire timeout {stack.profile.promises.acquire_timeout_ms} ms per replica)")
         took = time.monotonic() - started
         assert failed.status_code >= 500, f"C-POOL-3: with PgBouncer down a DB request answered {failed.status_code}"
         assert took < bound_s, f"C-POOL-3 violated: a DB request took {took:.1f} s to fail"
-    deadline = time.monotonic() + 30
-    while not _answers_200(https, "/db/sleep?s=0"):
-        assert time.monotonic() < deadline, "C-POOL-5 violated: DB requests did not recover within 30 s of healing"
-        time.sleep(0.1)
-
-
-def _answers_200(https: httpx.Client, path: str) -> bool:
-    try:
-        return https.get(path).status_code == 200
-    except httpx.TransportError:  # a timeout while the pool reconnects: not yet recovered
-        return False
+    def served() -> bool:  # no answer (a timeout while the pool reconnects): not yet recovered
+        answer = timed_request(https, recorder, "client", "db", "/db/sleep?s=0")
+        return answer is not None and answer.status_code == 200
+    recovered = poll(served, bool, 30.0, interval=0.1)
+    assert recovered, "C-POOL-5 violated: DB requests did not recover within 30 s of healing"

@@ -250,6 +250,9 @@ class PlanRun:
         self._active: dict[FaultStep, Callable[[], None]] = {}
 
     def __enter__(self) -> Self:
+        # the plan itself goes into the history (phase "plan": not a fault window), for replay and the report
+        self.nemesis.act("plan", "stack", "plan", lambda: None,
+                         {"seed": self.plan.seed, "steps": [step.to_dict() for step in self.plan.steps]})
         self._thread.start()
         return self
 

@@ -57,7 +57,8 @@ def run_scenario(scenario: str, overrides: Mapping[str, str], env: Mapping[str, 
     with tempfile.TemporaryDirectory(prefix="infratests-mutant-") as folder:
         junit = Path(folder) / "junit.xml"
         done = subprocess.run([sys.executable, "-m", "pytest", scenario, "-q", "-p", "no:cacheprovider",
-                               "--tb=short", "-o", "addopts=-p no:locust", f"--junitxml={junit}", *sets],
+                               "--tb=short", "-o", "addopts=-p no:locust", f"--junitxml={junit}",
+                               f"--infratests-report={Path(folder) / 'report'}", *sets],
                               cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, **env})
         failure = _failure_line(junit) if junit.is_file() else None
