@@ -12,7 +12,7 @@ from pathlib import Path
 
 from infratests.config import Profile
 from infratests.errors import InfratestsError
-from infratests.janitor import runtime_root
+from infratests.session import runtime_root
 from infratests.stack import nginx, pgbouncer, postgres, redis
 from infratests.stack.local import unprivileged_user
 
@@ -97,7 +97,8 @@ def _runtime_check() -> Check:
 def _docker_check(profile: Profile) -> Check:
     if importlib.util.find_spec("docker") is None:
         return Check("docker", False, "no Docker SDK (container backend only): pip install -e .", False)
-    from infratests.stack.docker.choose import docker_client, image_plan
+    from infratests.stack.docker.choose import image_plan
+    from infratests.stack.docker.client import docker_client
     from infratests.stack.docker.images import missing_images
     from infratests.stack.docker.network import choose_network
 

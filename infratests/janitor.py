@@ -1,10 +1,9 @@
-"""Sessions and the janitor: nothing a run starts outlives it.
+"""The janitor: nothing a run starts outlives it.
 
-Every child process carries ``INFRATESTS_SESSION=<id>`` in its environment and
-runs in its own process group, recorded in the session directory
-(``<runtime root>/<id>``, short enough for Unix socket paths). A session whose
-owner died (SIGKILL, power cut) is reaped by the next run, or by
-``infratests down``: its processes are killed and its directory removed.
+A session (:mod:`infratests.session`) whose owner died (SIGKILL, power cut) is
+reaped by the next run, or by ``infratests down``: its processes (found by their
+``INFRATESTS_SESSION`` marker or recorded process group) are killed, its
+containers removed, its port claims released and its directory removed.
 """
 
 from __future__ import annotations
@@ -15,75 +14,18 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MARKER", "Session", "machine_root", "open_session", "owned_directory", "process_identity",
-           "reap_leftovers", "runtime_root", "session_processes"]
+from infratests.session import MARKER, Session, owned_directory, runtime_root, start_ticks, stat_fields
 
-MARKER = "INFRATESTS_SESSION"
-
-
-def runtime_root() -> Path:
-    """``$INFRATESTS_RUNDIR``, else :func:`machine_root`."""
-    if "INFRATESTS_RUNDIR" in os.environ:
-        return Path(os.environ["INFRATESTS_RUNDIR"])
-    return machine_root()
-
-
-def machine_root() -> Path:
-    """What every run on this machine shares, whatever its own runtime root: tmpfs (/dev/shm: a data
-    directory copies 10x faster), else /tmp."""
-    shm = Path("/dev/shm")
-    return shm / "infratests" if os.access(shm, os.W_OK) else Path("/tmp/infratests")
-
-
-@dataclass(frozen=True)
-class Session:
-    """One run of the suite: an id, a directory, and the process that owns them."""
-
-    id: str
-    dir: Path
-
-    def child_env(self) -> dict[str, str]:
-        return {MARKER: self.id}
-
-    def record_group(self, pgid: int) -> None:
-        """Remember a process group so the janitor can kill it even if the marker is lost."""
-        with (self.dir / "groups").open("a") as groups:
-            groups.write(f"{pgid} {_start_ticks(pgid)}\n")
-
-    def service_dir(self, name: str) -> Path:
-        path = self.dir / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def close(self) -> None:
-        """Kill whatever of this session still runs and remove its directory (idempotent)."""
-        _kill_session(self.id, self.dir)
+__all__ = ["open_session", "reap_leftovers", "session_processes"]
 
 
 def open_session() -> Session:
     """Reap dead sessions' leftovers, then start a new session owned by this process."""
     reap_leftovers()
     session_id = uuid.uuid4().hex[:10]
-    return Session(session_id, owned_directory(runtime_root() / session_id))
-
-
-def owned_directory(path: Path) -> Path:
-    """Create ``path`` owned by this process: once it dies, the janitor reaps the directory and any
-    session nested in it (a test's private runtime root, say).
-
-    The directory appears with its owner file already in it (made under a dot-name, then renamed),
-    so a janitor running at the same moment never takes it for an abandoned one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o755)
-    staging = path.with_name(f".{path.name}")
-    staging.mkdir(mode=0o755)
-    (staging / "owner").write_text(process_identity(os.getpid()))
-    staging.rename(path)
-    return path
+    return Session(session_id, owned_directory(runtime_root() / session_id), _close)
 
 
 def reap_leftovers(include_live: bool = False) -> list[str]:
@@ -128,6 +70,10 @@ def session_processes(session_id: str, directory: Path | None = None) -> list[in
         if _has_marker(pid, needle) or _in_recorded_group(pid, groups):
             found.append(pid)
     return found
+
+
+def _close(session: Session) -> None:
+    _kill_session(session.id, session.dir)
 
 
 def _kill_session(session_id: str, directory: Path) -> None:
@@ -180,20 +126,6 @@ def _has_marker(pid: int, needle: bytes) -> bool:
         return False
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may contain spaces; fields start after its closing paren.
-    return raw[raw.rindex(")") + 2:].split()
-
-
-def _start_ticks(pid: int) -> int:
-    fields = _stat_fields(pid)
-    return int(fields[19]) if fields else 0
-
-
 def _recorded_groups(directory: Path) -> dict[int, int]:
     try:
         lines = (directory / "groups").read_text().split("\n")
@@ -203,16 +135,11 @@ def _recorded_groups(directory: Path) -> dict[int, int]:
 
 
 def _in_recorded_group(pid: int, groups: dict[int, int]) -> bool:
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     if not fields or int(fields[2]) not in groups:
         return False
     # A process started before the group's leader cannot be ours (pgid reuse).
     return int(fields[19]) >= groups[int(fields[2])]
-
-
-def process_identity(pid: int) -> str:
-    """``"pid start-ticks\n"``: names one process even after its pid is reused (ticks 0: gone)."""
-    return f"{pid} {_start_ticks(pid)}\n"
 
 
 def _owner_alive(directory: Path) -> bool:
@@ -220,4 +147,4 @@ def _owner_alive(directory: Path) -> bool:
         pid, ticks = (int(part) for part in (directory / "owner").read_text().split())
     except (OSError, ValueError):
         return False
-    return ticks != 0 and _start_ticks(pid) == ticks
+    return ticks != 0 and start_ticks(pid) == ticks

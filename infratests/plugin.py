@@ -24,10 +24,11 @@ from infratests.config import CAPABILITIES, Profile
 from infratests.errors import ConfigError, InfratestsError, UnsupportedOperation
 from infratests.faults.nemesis import Nemesis
 from infratests.history import Recorder
-from infratests.janitor import Session, open_session
+from infratests.janitor import open_session
 from infratests.profile_file import find_profile_file, load_profile, parse_overrides
 from infratests.report.collector import ClaimsReport, claims_of
 from infratests.secrets import mask
+from infratests.session import Session
 from infratests.stack.backends import CHOICES
 from infratests.stack.service import Service
 from infratests.stack.topology import Stack
@@ -221,7 +222,7 @@ def stack_factory(request: pytest.FixtureRequest, infratests_profile_source: Pro
         profile = infratests_profile_source.load(wanted)
         if promises and (shortened := profile.shortened(promises)):
             profile = infratests_profile_source.load({**wanted, **shortened})
-        private = Session(infratests_session.id, infratests_session.dir / f"s{next(_private_stacks)}")
+        private = infratests_session.part(f"s{next(_private_stacks)}")
         private.dir.mkdir(parents=True)
         try:
             with Stack(profile, private, request.config.getoption("infratests_backend")) as running:

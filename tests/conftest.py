@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infratests.janitor import owned_directory, reap_leftovers, runtime_root
+from infratests.janitor import reap_leftovers
+from infratests.session import owned_directory, runtime_root
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infratests.janitor import runtime_root
+from infratests.session import runtime_root
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

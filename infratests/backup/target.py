@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from infratests.config import Profile
 from infratests.stack import backends
 from infratests.stack.local import unprivileged_user
+from infratests.stack.placement import Placement
 from infratests.stack.ports import free_port
 from infratests.stack.postgres import postgres_spec
 from infratests.stack.redis import redis_spec
@@ -50,7 +51,7 @@ def scratch_redis(stack: Stack, profile: Profile | None = None) -> Iterator[Serv
 
 
 @contextmanager
-def _running(stack: Stack, placement: backends.Placement, spec: ServiceSpec,
+def _running(stack: Stack, placement: Placement, spec: ServiceSpec,
              user: str | None) -> Iterator[Service]:
     """``spec`` on the stack's backend, in a network of its own (a pod publishes only its port)."""
     service = placement.run(spec, stack.session, user, stack.profile.startup_timeout_s)

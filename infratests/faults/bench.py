@@ -25,7 +25,7 @@ from typing import Any
 
 from infratests.config import Profile
 from infratests.errors import ConfigError, ServiceError
-from infratests.janitor import Session
+from infratests.session import Session
 from infratests.stack import faultproxy, postgres, redis
 from infratests.stack.local import LocalProcess, unprivileged_user
 from infratests.stack.ports import LOOPBACK, free_port

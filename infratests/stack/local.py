@@ -18,7 +18,7 @@ import subprocess
 import time
 from typing import Self
 
-from infratests.janitor import Session
+from infratests.session import Session
 from infratests.stack.readiness import wait_until_ready
 from infratests.stack.service import ServiceSpec
 from infratests.stack.workdir import WorkdirService

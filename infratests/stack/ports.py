@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infratests.janitor import machine_root, process_identity
+from infratests.session import machine_root, process_identity
 
 __all__ = ["LOOPBACK", "claims_dir", "free_port", "reap_dead_claims"]
 

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 from infratests.config import Profile
 from infratests.errors import ConfigError, InfratestsError, PortInUse, UnsupportedOperation
-from infratests.janitor import Session
 from infratests.secrets import register
+from infratests.session import Session
 from infratests.stack import app, backends, faultproxy, nginx, pgbouncer, postgres, redis, sentry
 from infratests.stack.local import unprivileged_user
 from infratests.stack.ports import LOOPBACK, free_port

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Self
 
 from infratests.errors import PortInUse, ServiceError
-from infratests.janitor import Session
+from infratests.session import Session
 from infratests.stack.service import Endpoint, ServiceSpec
 
 __all__ = ["WorkdirService"]

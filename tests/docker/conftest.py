@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from infratests.config import Profile
-from infratests.janitor import Session, open_session
+from infratests.janitor import open_session
 from infratests.profile_file import load_profile
-from infratests.stack.docker.choose import configure_ryuk, docker_client, image_plan
+from infratests.session import Session
+from infratests.stack.docker.choose import configure_ryuk, image_plan
+from infratests.stack.docker.client import docker_client
 from infratests.stack.docker.images import local_image_names, missing_images
 from infratests.stack.docker.plan import ImagePlan
 

@@ -16,8 +16,8 @@ from infratests.config import Profile
 from infratests.errors import PortInUse, ServiceError
 from infratests.faults.nemesis import Nemesis
 from infratests.history import Recorder
-from infratests.janitor import Session
 from infratests.profile_file import load_profile
+from infratests.session import Session
 from infratests.stack import postgres, redis
 from infratests.stack.docker.backend import DockerService
 from infratests.stack.docker.reaper import SESSION_LABEL, remove_session_containers

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from infratests.config import Profile
-from infratests.janitor import Session
 from infratests.load.workloads.requests import client_for
+from infratests.session import Session
 from infratests.stack.docker.backend import DockerService
 from infratests.stack.docker.network import Pod
 from infratests.stack.docker.reaper import SERVICE_LABEL, SESSION_LABEL

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from infratests.janitor import Session
 from infratests.profile_file import load_profile
+from infratests.session import Session
 from infratests.stack import redis
 from infratests.stack.local import LocalProcess, unprivileged_user
 from infratests.stack.ports import free_port
@@ -57,7 +57,7 @@ BACKENDS = ("postgres", "pgbouncer", "redis-cache", "redis-1", "redis-2", "redis
 def backends(infratests_session: Session) -> Iterator[Stack]:
     """The stack's own Postgres, PgBouncer, Redis nodes and dependency, started without proxies,
     app replicas or nginx: these tests run their own app processes against them."""
-    private = Session(infratests_session.id, infratests_session.dir / "refapp")
+    private = infratests_session.part("refapp")
     private.dir.mkdir(parents=True)
     stack = Stack(load_profile(None, {"faults.proxy": "false", "redis.appendonly": "false"}), private)
     try:

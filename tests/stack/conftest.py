@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from infratests.janitor import Session, open_session
+from infratests.janitor import open_session
+from infratests.session import Session
 
 
 @pytest.fixture

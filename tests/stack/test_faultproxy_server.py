@@ -16,8 +16,8 @@ import pytest
 
 from infratests.errors import ConfigError, InfratestsError
 from infratests.faults.network import NetworkFaults
-from infratests.janitor import Session
 from infratests.profile_file import load_profile
+from infratests.session import Session
 from infratests.stack import faultproxy
 from infratests.stack.docker.plan import OFFICIAL_IMAGES, ImagePlan
 from infratests.stack.local import LocalProcess

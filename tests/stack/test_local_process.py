@@ -7,8 +7,8 @@ import socket
 import pytest
 
 from infratests.errors import PortInUse, ServiceError
-from infratests.janitor import Session
 from infratests.profile_file import load_profile
+from infratests.session import Session
 from infratests.stack import redis
 from infratests.stack.local import LocalProcess, unprivileged_user
 from infratests.stack.ports import free_port

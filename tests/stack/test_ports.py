@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infratests.janitor import process_identity
+from infratests.session import process_identity
 from infratests.stack import ports
 
 

@@ -8,8 +8,8 @@ from infratests.errors import UnsupportedOperation
 from infratests.faults import process
 from infratests.faults.nemesis import Nemesis
 from infratests.history import Recorder
-from infratests.janitor import Session
 from infratests.profile_file import load_profile
+from infratests.session import Session
 from infratests.stack import redis
 from infratests.stack.local import LocalProcess, unprivileged_user
 from infratests.stack.ports import free_port

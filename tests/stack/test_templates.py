@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from infratests.errors import ConfigError
-from infratests.janitor import Session
 from infratests.profile_file import load_profile
+from infratests.session import Session
 from infratests.stack import nginx, pgbouncer, redis
 from infratests.stack.service import Endpoint
 from infratests.stack.tls import make_tls

@@ -7,8 +7,8 @@ import socket
 import pytest
 
 from infratests.errors import PortInUse
-from infratests.janitor import Session
 from infratests.profile_file import load_profile
+from infratests.session import Session
 from infratests.stack.topology import Stack, link_names
 
 

@@ -18,7 +18,7 @@ from typing import Any, Self
 
 from testcontainers.core.container import DockerContainer
 
-from infratests.janitor import Session
+from infratests.session import Session
 from infratests.stack.docker.calls import DOCKER_ERRORS, container_user, quietly
 from infratests.stack.docker.network import HOST, NetworkPlacement
 from infratests.stack.docker.plan import ImagePlan

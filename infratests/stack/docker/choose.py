@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from infratests.config import Profile
 from infratests.errors import ConfigError
-from infratests.janitor import Session
+from infratests.session import Session
+from infratests.stack.docker.client import docker_client
 from infratests.stack.docker.images import local_image_names, missing_images
 from infratests.stack.docker.network import HOST, NetworkPlacement, Pod, choose_network
 from infratests.stack.docker.oneoff import OneOff
@@ -25,22 +26,9 @@ from infratests.stack.docker.plan import OFFICIAL_IMAGES, ImagePlan
 from infratests.stack.runtime import Runtime
 
 if TYPE_CHECKING:
-    from infratests.stack.backends import Placement
+    from infratests.stack.placement import Placement
 
-__all__ = ["choose_backend", "configure_ryuk", "docker_client", "docker_placement", "image_plan"]
-
-
-def docker_client() -> tuple[Any | None, str]:
-    """A client of a daemon that answers, or None and why not."""
-    import docker  # type: ignore[import-untyped]
-    import requests
-
-    try:
-        client = docker.from_env(timeout=10)
-        version = client.version()["Version"]
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
-        return None, f"no Docker daemon answers ({type(error).__name__}: {error})"
-    return client, f"Docker daemon {version} answers"
+__all__ = ["choose_backend", "configure_ryuk", "docker_placement", "image_plan"]
 
 
 def image_plan(profile: Profile, client: Any) -> ImagePlan:
@@ -98,8 +86,8 @@ def configure_ryuk(client: Any, wanted: str = "auto") -> str:
 
 def docker_placement(profile: Profile, session: Session) -> tuple[Placement, str]:
     """Where a stack of ``profile`` runs on Docker (images, network) and a sentence describing it."""
-    from infratests.stack.backends import Placement
     from infratests.stack.docker.backend import DockerService
+    from infratests.stack.placement import Placement
 
     client, why = docker_client()
     if client is None:

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from infratests.errors import ConfigError
-from infratests.janitor import Session
-from infratests.stack.backends import HOST_NETWORK, Network
+from infratests.session import Session
 from infratests.stack.docker.calls import quietly
 from infratests.stack.docker.reaper import SESSION_LABEL
+from infratests.stack.placement import HOST_NETWORK, Network
 from infratests.stack.ports import LOOPBACK
 
 __all__ = ["ANY_ADDRESS", "HOST", "NetworkPlacement", "Pod", "bridge_available", "choose_network"]

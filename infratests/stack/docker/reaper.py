@@ -24,7 +24,7 @@ def _remove(doomed: Callable[[Mapping[str, str]], bool], label_filter: str) -> l
     try:
         import docker.errors  # type: ignore[import-untyped]
 
-        from infratests.stack.docker.choose import docker_client
+        from infratests.stack.docker.client import docker_client
     except ImportError:  # no Docker SDK here: nothing of ours can be running in Docker
         return []
     client, _why = docker_client()
