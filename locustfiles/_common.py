@@ -15,12 +15,15 @@ Environment read here:
     CA bundle that verifies the stack's HTTPS certificate; unset: normal
     verification against the system store.
 ``INFRATESTS_RATE_PER_USER``
-    steady-rate mode: task runs per second per user (``constant_throughput``);
+    steady-rate mode: task runs per second per user (a constant throughput,
+    which the capacity shape changes from step to step through :data:`PACE`);
     unset: closed loop, each user starts its next task at once.
 ``INFRATESTS_TIMEOUT_S``
     connect and network timeout per request (default 30 s).
 
-The history buffer is flushed on ``test_stop``, ``quitting`` and ``quit``
+Without ``INFRATESTS_HISTORY`` (capacity runs) the request listener returns
+before building a row: a history costs only when it is asked for. The
+history buffer is flushed on ``test_stop``, ``quitting`` and ``quit``
 (Locust turns SIGINT into a clean shutdown that fires them) and at exit;
 only SIGKILL loses the unflushed tail.
 """
@@ -38,12 +41,12 @@ import uuid
 from typing import Any
 
 import gevent.ssl
-from locust import FastHttpUser, constant, constant_throughput, events
+from locust import FastHttpUser, events
 from locust.contrib.fasthttp import FastHttpSession
 from locust.exception import CatchResponseError
 from locust.runners import WorkerRunner
 
-__all__ = ["InfratestsUser", "env_float", "env_int"]
+__all__ = ["PACE", "InfratestsUser", "env_float", "env_int"]
 
 _TRANSPORT_ERRORS = (OSError, TimeoutError, socket.timeout, ssl.SSLError, EOFError)
 
@@ -107,6 +110,8 @@ def _on_init(environment: Any, **_: Any) -> None:
 def _record(request_type: str, name: str, response_time: float, response_length: int,
             response: Any = None, context: Any = None, exception: BaseException | None = None,
             start_time: float | None = None, **_: Any) -> None:
+    if _HISTORY.base is None:
+        return
     status = int(getattr(response, "status_code", 0) or 0)
     latency = float(response_time or 0.0)
     context = context or {}
@@ -139,9 +144,28 @@ def _ssl_context() -> ssl.SSLContext:
     return gevent.ssl.create_default_context(cafile=os.environ.get("INFRATESTS_CA_FILE") or None)
 
 
-def _wait_time() -> Any:
-    rate = env_float("INFRATESTS_RATE_PER_USER", 0.0)
-    return constant_throughput(rate) if rate > 0 else constant(0)
+class Pace:
+    """Task runs per second per user, shared by every user of this process (0: closed loop)."""
+
+    def __init__(self, rate_per_user: float) -> None:
+        self.rate_per_user = rate_per_user
+
+    def wait(self, user: Any) -> float:
+        """Seconds until the user's next task is due: one task every 1/rate s from the previous due
+        time, never catching up on a backlog (a slow answer lowers the rate rather than bursting)."""
+        rate, now = self.rate_per_user, time.monotonic()
+        if rate <= 0:
+            return 0.0
+        due = max(now, getattr(user, "_pace_due", now) + 1.0 / rate)
+        user._pace_due = due
+        return due - now
+
+
+PACE = Pace(env_float("INFRATESTS_RATE_PER_USER", 0.0))
+
+
+def _paced(user: Any) -> float:
+    return PACE.wait(user)
 
 
 class _TracedSession(FastHttpSession):
@@ -163,7 +187,7 @@ class InfratestsUser(FastHttpUser):
     ssl_context_factory = staticmethod(_ssl_context)
     network_timeout = env_float("INFRATESTS_TIMEOUT_S", 30.0)
     connection_timeout = env_float("INFRATESTS_TIMEOUT_S", 30.0)
-    wait_time = _wait_time()
+    wait_time = _paced
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
