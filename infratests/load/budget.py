@@ -4,9 +4,12 @@ A budget is a small dict or TOML file, keys at the top level or under
 ``[budget]``::
 
     p99_ms = 500            # a step meets the budget when its p99 <= this ...
-    max_error_rate = 0.001  # ... and its error rate <= this (0.1%)
+    max_error_rate = 0.001  # ... and its error rate <= this (0.1%; 429, 5xx, timeouts, resets)
     min_rps = 1500          # the knee must sustain at least this many req/s
-    min_users = 300         # the knee must serve at least this many users
+    min_users = 300         # the knee must serve at least this many concurrent users ...
+    max_db_connections = 30 # ... through at most this many PgBouncer server connections
+
+A run in which no step met the budget fails whatever targets are set.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from infratests.errors import ConfigError
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "budget_from"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Budget:
     max_error_rate: float = 0.001
     min_rps: float | None = None
     min_users: int | None = None
+    max_db_connections: int | None = None
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -74,16 +78,44 @@ class Budget:
         return None
 
     def knee_failures(self, rps: float | None, users: int | None) -> list[str]:
-        """Targets (C-CAP-2) the knee misses; ``rps``/``users`` None means there is no knee."""
-        missed = []
+        """Why the knee fails the budget (C-CAP-2); ``rps``/``users`` None means no step met it."""
+        missed = [] if rps is not None else ["no step met the budget"]
         if self.min_rps is not None and (rps is None or rps < self.min_rps):
             missed.append(f"min_rps {self.min_rps:g} not reached (knee: {_fmt(rps, 'req/s')})")
         if self.min_users is not None and (users is None or users < self.min_users):
             missed.append(f"min_users {self.min_users} not reached (knee: {_fmt(users, 'users')})")
         return missed
 
+    def pool_failures(self, server_connections: int | None, transactions_per_s: float | None) -> list[str]:
+        """Why the knee's load did not go through the pool as ``max_db_connections`` says; both figures
+        are PgBouncer's during the knee step, None when PgBouncer was not observed."""
+        limit = self.max_db_connections
+        if limit is None:
+            return []
+        if server_connections is None or transactions_per_s is None:
+            return [f"max_db_connections {limit}: PgBouncer was not observed (run on the stack infratests "
+                    "starts, or set INFRATESTS_PGBOUNCER_ADMIN to its admin console DSN)"]
+        if transactions_per_s <= 0:
+            return [f"max_db_connections {limit}: no transaction went through PgBouncer at the knee; load a "
+                    "route that uses the database (e.g. --path '/db/sleep?s=0')"]
+        if server_connections > limit:
+            return [f"PgBouncer used {server_connections} server connections at the knee > "
+                    f"max_db_connections {limit}"]
+        return []
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def budget_from(source: Budget | Mapping[str, Any] | Path | str | None) -> Budget:
+    """A Budget from a Budget, a dict, a TOML path, or None (the defaults)."""
+    if source is None:
+        return Budget()
+    if isinstance(source, Budget):
+        return source
+    if isinstance(source, Mapping):
+        return Budget.from_mapping(source)
+    return Budget.load(Path(source))
 
 
 def _fmt(value: float | None, unit: str) -> str:

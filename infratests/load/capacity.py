@@ -1,187 +1,178 @@
-"""Capacity search (C-CAP-1/2/3): stepped load until p99 or errors break the budget; the knee.
+"""Capacity search (C-CAP-1/2/3): one Locust run, stepped load until a step breaks the budget; the knee.
 
-Each step is its own Locust run (clean stats, CPU measured per step). The
-search stops at the first step over budget; the knee is the highest step
-that met it. A Locust process near one full core (``saturation_cores``,
-default 0.9) cannot push harder, so when the step that ended the search was
-saturated the report says the limit is the generator, not the system.
+The whole search is one Locust run driven through the capacity shape
+(``locustfiles/capacity_shape.py``): workers connect once, wherever they
+run. Each step is set, warmed up, then measured between two marks, exact
+tallies of every Locust process (:mod:`infratests.load.tallies`). The ladder
+is walked upwards until a step is over budget or generator-bound
+(:mod:`infratests.load.capacity_result`); after a step over budget, up to
+``refine`` steps halve the interval between the knee and it.
 
-Distributed mode (C-CAP-3): ``workers=N`` runs ``--master --expect-workers
-N`` plus N local ``--worker`` processes. To spread workers over machines,
-run the master here with the workers expected, and on each other machine::
-
-    python -m locust -f locustfiles/fixed_get.py --worker --master-host <master address> \\
-        --master-port <port>   # PYTHONPATH=locustfiles, same INFRATESTS_* environment
-
-(the master must then bind an address those machines reach; this suite
-itself only ever binds 127.0.0.1).
+Distributed mode (C-CAP-3): ``spec.workers`` local worker processes (the
+default command line uses one per core) plus ``spec.external_workers``
+started elsewhere against the master on 127.0.0.1:``spec.master_port``; see
+``docs/capacity.md`` for workers on other machines and in containers.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from infratests.errors import ConfigError, ServiceError
 from infratests.load.budget import Budget
+from infratests.load.capacity_report import write_reports
+from infratests.load.capacity_result import CapacityReport, StepResult, evaluate_step, judge, wrk_note
+from infratests.load.control import SHAPE_FILE, ShapeControl
+from infratests.load.pool import PoolSample, PoolSampler
 from infratests.load.runner import LoadSpec, LocustRun
+from infratests.load.steps import Step, between
+from infratests.load.tallies import window
 
-__all__ = ["CapacityReport", "Step", "StepResult", "budget_from", "doubling", "search_capacity", "staircase"]
-
-
-@dataclass(frozen=True)
-class Step:
-    """``users`` in a closed loop, or at ``target_rps`` in total (steady rate) when set."""
-
-    users: int
-    target_rps: float | None = None
-
-    @property
-    def offered(self) -> float:
-        return self.target_rps if self.target_rps is not None else float(self.users)
-
-
-def doubling(start_users: int, max_users: int) -> list[Step]:
-    """Users doubling: start, 2*start, ... up to max_users (closed loop)."""
-    steps, users = [], start_users
-    while users <= max_users:
-        steps.append(Step(users))
-        users *= 2
-    return steps
-
-
-def staircase(rates: Sequence[float], users: int) -> list[Step]:
-    """A rate staircase at a fixed number of users (steady rate, comparable across runs)."""
-    return [Step(users, float(rate)) for rate in rates]
+__all__ = ["SearchOptions", "search_capacity"]
 
 
 @dataclass(frozen=True)
-class StepResult:
-    step: Step
-    requests: int
-    failures: int
-    rps: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    error_rate: float
-    cpu_cores: float
-    generator_saturated: bool
-    over_budget: str | None
-    workdir: str
+class SearchOptions:
+    """Seconds of warm-up and of measurement per step, refining steps, progress line period, and how
+    long Locust may take to start (external workers connecting included)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "offered": self.step.offered}
+    warmup_s: float = 2.0
+    step_s: float = 10.0
+    refine: int = 2
+    progress_s: float = 5.0
+    start_timeout_s: float = 60.0
 
 
-@dataclass(frozen=True)
-class CapacityReport:
-    """The steps run, the knee (None if even the first step broke the budget) and the verdict."""
-
-    steps: tuple[StepResult, ...]
+@dataclass
+class _Search:
+    control: ShapeControl
+    run: LocustRun
     budget: Budget
-    mode: str
-    knee: StepResult | None
-    limited_by_generator: bool
-    missed: tuple[str, ...] = field(default=())
+    options: SearchOptions
+    sampler: PoolSampler | None
+    echo: Callable[[str], None]
 
-    @property
-    def exhausted(self) -> bool:
-        """Every step met the budget: the knee is only a lower bound."""
-        return bool(self.steps) and not self.steps[-1].over_budget
+    def alive(self) -> bool:
+        return self.run.running
 
-    @property
-    def passed(self) -> bool:
-        return not self.missed
+    def measure(self, key: str, label: str, step: Step) -> StepResult:
+        self.control.set(step)
+        self._pause(self.options.warmup_s, None)
+        begin = self.control.mark(f"{key}-begin", self.alive)
+        self._pause(self.options.step_s, label)
+        end = self.control.mark(f"{key}-end", self.alive)
+        pool = self.sampler.window(float(begin["wall"]), float(end["wall"])) if self.sampler else None
+        result = evaluate_step(label, step, window(begin, end), pool, self.budget)
+        self.echo(_summary(result))
+        return result
 
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.passed else 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "budget": self.budget.to_dict(), "passed": self.passed,
-                "exhausted": self.exhausted,
-                "missed": list(self.missed), "limited_by_generator": self.limited_by_generator,
-                "knee": None if self.knee is None else self.knee.to_dict(),
-                "steps": [step.to_dict() for step in self.steps]}
+    def _pause(self, seconds: float, label: str | None) -> None:
+        """Wait ``seconds``; with a label, print the rate and errors every ``progress_s``."""
+        start = time.monotonic()
+        last = self.control.live()
+        while (elapsed := time.monotonic() - start) < seconds:
+            time.sleep(min(self.options.progress_s if label else 0.2, max(0.0, seconds - elapsed)))
+            if not self.alive():
+                raise ServiceError(f"Locust ended during the capacity search; see {self.control.directory}",
+                                   self.control.directory)
+            now = self.control.live()
+            if label and now and last and now["wall"] > last["wall"] and time.monotonic() - start < seconds:
+                self.echo(_live_line(label, time.monotonic() - start, seconds, last, now))
+            last = now or last
 
 
 def search_capacity(spec: LoadSpec, steps: Sequence[Step], budget: Budget, out_dir: Path,
-                    saturation_cores: float = 0.9,
-                    echo: Callable[[str], None] = print) -> CapacityReport:
-    """Run ``steps`` in order with ``spec`` (users/duration/rate replaced per step).
+                    options: SearchOptions = SearchOptions(), pool: Callable[[], PoolSample] | None = None,
+                    context: Mapping[str, Any] | None = None, echo: Callable[[str], None] = print,
+                    reference: Callable[[StepResult | None], Mapping[str, Any]] | None = None) -> CapacityReport:
+    """Walk ``steps`` (then refine) in one Locust run of ``spec``'s users; judge; write the reports.
 
-    Writes ``capacity.json``, ``capacity.md`` and ``capacity.png`` into
-    ``out_dir`` and returns the report; ``report.exit_code`` is the
-    pass/fail of the budget's targets (C-CAP-2).
+    ``pool`` samples PgBouncer during the run; ``reference(knee)`` runs after
+    Locust has stopped (e.g. wrk on the same endpoint) and its result joins
+    the report's ``context``. Writes ``capacity.json``, ``capacity.md``,
+    ``capacity.png`` and ``index.html`` into ``out_dir``; ``report.exit_code``
+    is the budget's verdict.
     """
-    from infratests.load.capacity_report import write_reports
-
+    if not steps:
+        raise ConfigError("a capacity search needs at least one step", "steps")
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: list[StepResult] = []
-    for index, step in enumerate(steps, 1):
-        result = _run_step(spec, step, budget, out_dir / f"step-{index:02d}", saturation_cores)
-        results.append(result)
-        echo(_progress(index, len(steps), result))
-        if result.over_budget:
-            break
-    report = _report(results, budget, steps)
+    control = ShapeControl(out_dir / "locust")
+    control.set(steps[0])
+    with ExitStack() as running:
+        sampler = running.enter_context(PoolSampler(pool)) if pool else None
+        run = running.enter_context(LocustRun(_shape_spec(spec, control.directory, len(steps), options),
+                                              control.directory))
+        control.wait_started(lambda: run.running, options.start_timeout_s)
+        search = _Search(control, run, budget, options, sampler, echo)
+        results = _walk(search, steps)
+        control.stop()
+        run.wait()
+    context = dict(context or {})
+    if reference is not None:
+        context.update(reference(judge(results, budget).knee))
+    report = judge(results, budget, context)
     write_reports(report, out_dir)
-    echo(_verdict(report))
+    echo(f"capacity: {report.verdict}")
+    if (note := wrk_note(report)) is not None:
+        echo(f"capacity: {note}")
+    echo(f"capacity: report in {out_dir / 'index.html'}")
     return report
 
 
-def _run_step(spec: LoadSpec, step: Step, budget: Budget, workdir: Path, saturation: float) -> StepResult:
-    step_spec = replace(spec, users=step.users, spawn_rate=None, target_rps=step.target_rps,
-                        rate_per_user=None if step.target_rps is not None else spec.rate_per_user)
-    with LocustRun(step_spec, workdir) as run:
-        run.wait()
-    res = run.result
-    return StepResult(
-        step=step, requests=res.requests, failures=res.failures, rps=res.rps, p50_ms=res.p50_ms,
-        p95_ms=res.p95_ms, p99_ms=res.p99_ms, error_rate=res.error_rate,
-        cpu_cores=res.peak_cpu_cores, generator_saturated=res.peak_cpu_cores >= saturation,
-        over_budget=budget.step_verdict(res.p99_ms, res.error_rate) if res.requests else "no requests",
-        workdir=str(workdir))
+def _shape_spec(spec: LoadSpec, directory: Path, steps: int, options: SearchOptions) -> LoadSpec:
+    per_step = options.warmup_s + options.step_s + 5.0
+    return replace(spec, shape_file=SHAPE_FILE, spawn_rate=None, target_rps=None, rate_per_user=None,
+                   env={**spec.env, "INFRATESTS_CAPACITY_DIR": str(directory)},
+                   deadline_s=options.start_timeout_s + per_step * (steps + options.refine) + 60.0)
 
 
-def _report(results: list[StepResult], budget: Budget, steps: Sequence[Step]) -> CapacityReport:
+def _walk(search: _Search, steps: Sequence[Step]) -> list[StepResult]:
+    results: list[StepResult] = []
+    for index, step in enumerate(steps, 1):
+        results.append(search.measure(f"s{index:02d}", f"step {index}/{len(steps)}", step))
+        if results[-1].over_budget or results[-1].generator_bound:
+            break
+    else:
+        return results  # every step met the budget: nothing to refine
+    high = results[-1]
     within = [result for result in results if not result.over_budget]
-    knee = within[-1] if within else None
-    limiting = results[-1] if results else None
-    missed = budget.knee_failures(knee.rps if knee else None, knee.step.users if knee else None)
-    mode = "rate" if steps and steps[0].target_rps is not None else "users"
-    return CapacityReport(tuple(results), budget, mode, knee,
-                          bool(limiting and limiting.generator_saturated), tuple(missed))
+    low = within[-1] if within else None
+    for index in range(1, search.options.refine + 1):
+        middle = between(low.step, high.step) if low is not None and not high.generator_bound else None
+        if middle is None:
+            break
+        result = search.measure(f"r{index:02d}", f"refine {index}/{search.options.refine}", middle)
+        results.append(result)
+        low, high = (low, result) if result.over_budget or result.generator_bound else (result, high)
+    return results
 
 
-def _progress(index: int, total: int, result: StepResult) -> str:
-    offered = (f"{result.step.target_rps:g} req/s offered, {result.step.users} users"
-               if result.step.target_rps is not None else f"{result.step.users} users")
-    flags = " [generator saturated]" if result.generator_saturated else ""
+def _live_line(label: str, elapsed: float, total: float, last: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    seconds = float(now["wall"]) - float(last["wall"])
+    done = int(now["requests"]) - int(last["requests"])
+    failed = int(now["failures"]) - int(last["failures"])
+    errors = failed / done if done > 0 else 0.0
+    return f"  {label}: {elapsed:.0f}/{total:g} s, {done / seconds:.0f} req/s, errors {errors:.2%}"
+
+
+def _summary(result: StepResult) -> str:
+    w = result.window
+    achieved = f" ({result.achieved:.0%} of offered)" if result.achieved is not None else ""
+    line = (f"{result.label}: {result.step.describe()}: {w.rps:.1f} req/s{achieved}, p50/p95/p99 "
+            f"{w.p50_ms:g}/{w.p95_ms:g}/{w.p99_ms:g} ms, errors {w.error_rate:.2%}, generators busy "
+            f"{result.generator_busy:.2f} ({len(w.generators)} processes)")
+    if w.causes:
+        line += "; causes: " + ", ".join(f"{cause.key} x{cause.count} ({cause.sample[:60]})" for cause in w.causes)
+    if result.pool is not None:
+        pool = result.pool
+        line += (f"; PgBouncer: {pool.server_connections} server connections, {pool.clients_waiting} clients "
+                 f"waiting (longest {pool.max_wait_ms:.0f} ms), {pool.transactions_per_s:.0f} xact/s")
     verdict = f"OVER BUDGET: {result.over_budget}" if result.over_budget else "within budget"
-    return (f"step {index}/{total}: {offered}: {result.rps:.1f} req/s, p50/p95/p99 "
-            f"{result.p50_ms:g}/{result.p95_ms:g}/{result.p99_ms:g} ms, errors "
-            f"{result.error_rate:.2%}, locust cpu {result.cpu_cores:.2f} core - {verdict}{flags}")
-
-
-def _verdict(report: CapacityReport) -> str:
-    knee = ("no step met the budget" if report.knee is None else
-            f"knee at {report.knee.step.offered:g} {'req/s offered' if report.mode == 'rate' else 'users'}"
-            f" ({report.knee.rps:.1f} req/s, p99 {report.knee.p99_ms:g} ms)")
-    cause = " - limited by the load generator (Locust CPU saturated)" if report.limited_by_generator else ""
-    if report.exhausted:
-        cause += " - every step met the budget, so the knee is a lower bound"
-    return f"capacity: {knee}{cause}; budget {'PASS' if report.passed else 'FAIL: ' + '; '.join(report.missed)}"
-
-
-def budget_from(source: Budget | Mapping[str, Any] | Path | str | None) -> Budget:
-    """A Budget from a Budget, a dict, a TOML path, or None (the defaults)."""
-    if source is None:
-        return Budget()
-    if isinstance(source, Budget):
-        return source
-    if isinstance(source, Mapping):
-        return Budget.from_mapping(source)
-    return Budget.load(Path(source))
+    if result.generator_bound:
+        verdict += f"; generator-bound at {w.rps:.0f} req/s; add workers or machines"
+    return f"{line} - {verdict}"

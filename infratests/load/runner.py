@@ -35,7 +35,7 @@ from infratests.load.result import LoadResult, cpu_cores
 from infratests.load.stats import stats_from_locust_json, stats_from_rows
 from infratests.resources import locustfiles_dir
 
-__all__ = ["LoadSpec", "LocustRun", "run_load"]
+__all__ = ["LoadSpec", "LocustRun", "locust_env", "run_load", "worker_command"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,11 @@ class LoadSpec:
     are then the shape's business; the harness deadline still applies).
     ``deadline_s`` (default: duration + 30 s) bounds the whole run; after it
     Locust gets SIGINT, and SIGKILL ``kill_grace_s`` later. ``workers`` > 0
-    runs a master plus that many worker processes (C-CAP-3).
+    runs a master plus that many worker processes here (C-CAP-3);
+    ``external_workers`` more are expected from elsewhere (other machines,
+    containers), connecting to the master on 127.0.0.1:``master_port``
+    (default: a free port). ``history`` False writes no per-request history
+    (capacity runs: the listener then costs nothing).
     ``stop_timeout_s`` (Locust's ``--stop-timeout``) lets users finish the
     request in flight when the run stops; without it such requests are
     cancelled and appear in neither the stats nor the history.
@@ -62,6 +66,9 @@ class LoadSpec:
     rate_per_user: float | None = None
     target_rps: float | None = None
     workers: int = 0
+    external_workers: int = 0
+    master_port: int | None = None
+    history: bool = True
     ca_file: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     deadline_s: float | None = None
@@ -83,8 +90,9 @@ class LoadSpec:
                                  spawn_rate=self.spawn_rate, rate_per_user=self.rate_per_user,
                                  target_rps=self.target_rps, deadline_s=self.deadline_s,
                                  kill_grace_s=self.kill_grace_s)
-        if self.workers < 0:
-            raise ConfigError(f"workers must be >= 0, got {self.workers}", "workers")
+        for key in ("workers", "external_workers"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key} must be >= 0, got {getattr(self, key)}", key)
         preflight.probe_host(self.host, self.probe_timeout_s)
         return files
 
@@ -152,6 +160,11 @@ class LocustRun:
         return self.result
 
     @property
+    def running(self) -> bool:
+        """Whether any Locust process of this run is still alive."""
+        return self._procs is not None and self._procs.alive()
+
+    @property
     def result(self) -> LoadResult:
         if self._result is None:
             raise InfratestsError("the Locust run has not finished yet", self.spec)
@@ -170,36 +183,29 @@ class LocustRun:
                 raise
 
     def _commands(self, files: list[Path]) -> list[tuple[str, list[str]]]:
-        spec, base = self.spec, [sys.executable, "-m", "locust", "-f", ",".join(map(str, files))]
-        main = [*base, "--headless", "--host", spec.host, "--json-file", str(self._stats_base),
+        spec = self.spec
+        main = [*_locust(files), "--headless", "--host", spec.host, "--json-file", str(self._stats_base),
                 "--only-summary", "--loglevel", "INFO"]
         if spec.stop_timeout_s is not None:
             main += ["--stop-timeout", f"{spec.stop_timeout_s:g}s"]
         if spec.shape_file is None:
             main += ["-u", str(spec.users), "-r", str(spec.spawn_rate or spec.users),
                      "-t", f"{spec.duration_s:g}s"]
-        if not spec.workers:
+        if not spec.workers and not spec.external_workers:
             return [("locust", [*main, *spec.user_classes])]
-        port = _free_port()
-        master = [*main, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
-                  str(port), "--expect-workers", str(spec.workers), *spec.user_classes]
-        worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
-                  "--loglevel", "INFO", *spec.user_classes]
+        port = spec.master_port or _free_port()
+        master = [*main, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                  "--expect-workers", str(spec.workers + spec.external_workers), *spec.user_classes]
+        worker = worker_command(spec, files, port)
         return [("master", master), *((f"worker{i}", worker) for i in range(1, spec.workers + 1))]
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)  # carries INFRATESTS_SESSION, the janitor's marker
-        path = [str(locustfiles_dir()), env.get("PYTHONPATH", "")]
-        env.update(PYTHONPATH=os.pathsep.join(p for p in path if p),
-                   INFRATESTS_HISTORY=str(self.history_path), PYTHONUNBUFFERED="1")
-        for key in ("INFRATESTS_RATE_PER_USER", "INFRATESTS_CA_FILE"):
+        for key in ("INFRATESTS_RATE_PER_USER", "INFRATESTS_CA_FILE", "INFRATESTS_HISTORY"):
             env.pop(key, None)
-        if (rate := self.spec.per_user_rate()) is not None:
-            env["INFRATESTS_RATE_PER_USER"] = f"{rate:.6g}"
-        if self.spec.ca_file is not None:
-            env["INFRATESTS_CA_FILE"] = str(self.spec.ca_file)
-        env.update(self.spec.env)
-        return env
+        ours = locust_env(self.spec, self.history_path)
+        ours["PYTHONPATH"] = os.pathsep.join(p for p in (ours["PYTHONPATH"], env.get("PYTHONPATH", "")) if p)
+        return {**env, **ours}
 
     def _collect(self, procs: LocustProcesses) -> LoadResult:
         stats_path = self._stats_base.with_suffix(".json")
@@ -224,6 +230,29 @@ def _raise_if_never_ran(result: LoadResult, spec: LoadSpec) -> None:
         if result.log_path.exists() else []
     raise ServiceError(f"Locust exited with {result.exit_code} before running any request; "
                        "last log lines:\n" + "\n".join(tail), spec)
+
+
+def _locust(files: list[Path]) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", ",".join(map(str, files))]
+
+
+def worker_command(spec: LoadSpec, files: list[Path], port: int) -> list[str]:
+    """A worker of ``spec``'s run connecting to its master on 127.0.0.1:``port``."""
+    return [*_locust(files), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+            "--loglevel", "INFO", *spec.user_classes]
+
+
+def locust_env(spec: LoadSpec, history_path: Path) -> dict[str, str]:
+    """The variables the suite's locustfiles read for ``spec`` (and PYTHONPATH to ``_common``), nothing
+    of the caller's own environment."""
+    env = {"PYTHONPATH": str(locustfiles_dir()), "PYTHONUNBUFFERED": "1"}
+    if spec.history:
+        env["INFRATESTS_HISTORY"] = str(history_path)
+    if (rate := spec.per_user_rate()) is not None:
+        env["INFRATESTS_RATE_PER_USER"] = f"{rate:.6g}"
+    if spec.ca_file is not None:
+        env["INFRATESTS_CA_FILE"] = str(spec.ca_file)
+    return {**env, **spec.env}
 
 
 def run_load(spec: LoadSpec, workdir: Path | None = None) -> LoadResult:
