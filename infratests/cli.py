@@ -102,8 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=_bench)
 
     capacity = commands.add_parser(
-        "capacity", help="stepped load until the budget breaks: knee, plot, summary "
-                         "(other options: `infratests capacity --help-search`)")
+        "capacity", help="stepped load until the budget breaks: the knee, what limited it, an HTML report "
+                         "(the search's options: `infratests capacity --help-search`)")
     _profile_options(capacity)
     capacity.add_argument("--help-search", action="store_true", help="the search's own options")
     capacity.set_defaults(run=_capacity)
@@ -241,28 +241,24 @@ def names_test_paths(arguments: Sequence[str]) -> bool:
     return False
 
 
-# Load comes from one address: per-client rate limits would measure the limiter, and the
-# fault proxy is not part of production (issue: capacity runs must not measure it).
-CAPACITY_OVERRIDES = {"faults.proxy": "false", "nginx.rate_api_rps": "1000000",
-                      "nginx.rate_api_burst": "1000000"}
+# Load comes from one address: every per-client rate limit would measure the limiter (nginx's zones,
+# and the app's own through its promise), and the fault proxy is not part of production.
+CAPACITY_OVERRIDES = {"faults.proxy": "false", "nginx.rate_auth_rps": "1000000", "nginx.rate_webhook_rps": "1000000",
+                      "nginx.rate_api_rps": "1000000", "nginx.rate_api_burst": "1000000",
+                      "promises.health_rate_per_min": "1000000"}
 
 
 def _capacity(args: argparse.Namespace, rest: list[str]) -> int:
-    """Against ``--host`` if given, else against a default stack started for the run."""
-    from infratests.janitor import open_session
-    from infratests.load.commands import capacity_main
-    from infratests.stack.topology import Stack
+    """Against ``--host`` if given, else against a default stack started for the run, its limits lifted."""
+    from infratests.load.capacity_command import capacity_main
+    from infratests.load.capacity_stack import capacity_on_stack, lifted_limits
 
     if args.help_search or "--host" in rest:
         return capacity_main(["--help"] if args.help_search else rest)
+    before = load_profile(args.profile or find_profile_file(Path.cwd()), parse_overrides(args.overrides))
     args.overrides = [f"{key}={value}" for key, value in CAPACITY_OVERRIDES.items()] + args.overrides
     profile = _profile(args)
-    session = open_session()
-    try:
-        with Stack(profile, session, args.backend) as stack:
-            return capacity_main(["--host", stack.url, "--ca-file", str(stack.tls.ca), *rest])
-    finally:
-        session.close()
+    return capacity_on_stack(profile, args.backend, rest, lifted_limits(before, profile))
 
 
 def _audit(args: argparse.Namespace, _rest: list[str]) -> int:
