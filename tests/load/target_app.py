@@ -4,7 +4,8 @@ It serves on an already-bound listening socket (FD), over TLS when a
 certificate and key are given.
 
 Endpoints: ``/fast`` (200), ``/slow?ms=N`` (200 after N ms), ``/error``
-(500), ``/reset`` (headers sent, then the connection is dropped mid-body).
+(500), ``/limited`` (429, as a rate limiter answers), ``/reset`` (headers
+sent, then the connection is dropped mid-body).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 
@@ -34,6 +35,10 @@ async def error(_: Request) -> PlainTextResponse:
     return PlainTextResponse("boom", status_code=500)
 
 
+async def limited(_: Request) -> JSONResponse:
+    return JSONResponse({"error": "rate limited"}, status_code=429, headers={"retry-after": "2"})
+
+
 class _Reset:
     """Promise 1000 bytes, send none, fail: uvicorn drops the connection mid-response."""
 
@@ -44,12 +49,13 @@ class _Reset:
 
 
 app = Starlette(routes=[Route("/fast", fast), Route("/slow", slow), Route("/error", error),
+                        Route("/limited", limited),
                         Route("/reset", _Reset())])
 
 if __name__ == "__main__":
     # socket(fileno=...) detects AF_INET; uvicorn's own ``fd=`` assumes AF_UNIX and so
     # never sets TCP_NODELAY, which adds 40 ms delayed-ACK stalls to every response.
     listener = socket.socket(fileno=int(sys.argv[1]))
-    tls = {"ssl_certfile": sys.argv[2], "ssl_keyfile": sys.argv[3]} if len(sys.argv) > 3 else {}
+    tls: dict[str, Any] = {"ssl_certfile": sys.argv[2], "ssl_keyfile": sys.argv[3]} if len(sys.argv) > 3 else {}
     config = uvicorn.Config(app, log_level="warning", access_log=False, **tls)
     uvicorn.Server(config).run(sockets=[listener])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infratests.errors import ConfigError, InfratestsError, ServiceError
-from infratests.load.budget import Budget
-from infratests.load.capacity import budget_from
-from infratests.load.commands import capacity_main
+from infratests.load.budget import Budget, budget_from
+from infratests.load.capacity_command import capacity_main
 from infratests.load.runner import LoadSpec, LocustRun
 
 TARGET_USERS = Path(__file__).resolve().parent / "locustfiles" / "target_users.py"
@@ -33,7 +33,8 @@ def test_unknown_user_class_lists_the_known_ones(target: str, tmp_path: Path) ->
 
 @pytest.mark.parametrize("field", ["users", "duration_s"])
 def test_non_positive_numbers(target: str, tmp_path: Path, field: str) -> None:
-    spec = LoadSpec("api_mix", target, **{field: 0})
+    zero: dict[str, Any] = {field: 0}
+    spec = LoadSpec("api_mix", target, **zero)
     with pytest.raises(ConfigError, match=f"{field} must be > 0"):
         _start(spec, tmp_path)
 
@@ -75,6 +76,18 @@ def test_capacity_command_reports_bad_budget_with_exit_2(target: str, tmp_path: 
     path.write_text("[budget]\np99 = 3\n")
     assert capacity_main(["--host", target, "--budget", str(path), "--out", str(tmp_path / "o")]) == 2
     assert "unknown budget key 'p99'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing started
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--start-rps", "0"], "rate ladder"),
+    (["--start-users", "8", "--max-users", "4"], "start (8) <= max (4)"),
+    (["--rates", "100,-5"], "rates must be > 0"),
+])
+def test_capacity_command_reports_bad_steps_with_exit_2(target: str, tmp_path: Path, options: list[str],
+                                                        message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert capacity_main(["--host", target, "--out", str(tmp_path / "o"), *options]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_locust_failing_at_start_is_a_clear_error(target: str, tmp_path: Path) -> None:

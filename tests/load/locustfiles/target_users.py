@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from _common import InfratestsUser
 from locust import task
 
@@ -32,3 +34,22 @@ class SlowUser(InfratestsUser):
     @task
     def slow(self) -> None:
         self.client.get("/slow?ms=300", name="/slow")
+
+
+class LimitedUser(InfratestsUser):
+    """Every answer is 429 (a rate limiter that was not lifted)."""
+
+    @task
+    def limited(self) -> None:
+        self.client.get("/limited")
+
+
+class StarvedUser(InfratestsUser):
+    """Burns 20 ms of CPU before each request: one process cannot send more than ~50 req/s."""
+
+    @task
+    def burn_then_get(self) -> None:
+        until = time.process_time() + 0.020
+        while time.process_time() < until:
+            pass
+        self.client.get("/fast")
