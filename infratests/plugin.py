@@ -12,13 +12,17 @@ import os
 import random
 import shutil
 import signal
-from collections.abc import Generator, Iterator, Mapping
+import ssl
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
+import psycopg
 import pytest
+import pytest_asyncio
 
 from infratests.config import CAPABILITIES, Profile
 from infratests.errors import ConfigError, InfratestsError, UnsupportedOperation
@@ -270,12 +274,31 @@ def app_replicas(stack: Stack) -> list[Service]:
 
 
 @pytest.fixture
-def https(stack: Stack) -> Iterator[Any]:
+def https(stack: Stack) -> Iterator[httpx.Client]:
     """An httpx client for the stack's public HTTPS URL (HTTP/2, verified against the session CA)."""
     from infratests.load.workloads.requests import client_for
 
     with client_for(stack.url, stack.tls.ca, timeout_s=10.0, http2=True) as client:
         yield client
+
+
+@pytest_asyncio.fixture
+async def async_https(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """``https`` for async scenarios: an ``httpx.AsyncClient`` on the stack's public HTTPS URL over
+    HTTP/2 (many concurrent requests multiplexed on one connection), verified against the session CA."""
+    verify = ssl.create_default_context(cafile=str(stack.tls.ca)) if stack.tls.ca else True
+    async with httpx.AsyncClient(base_url=stack.url, verify=verify, timeout=10.0, http2=True) as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def async_db(stack: Stack) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """An async psycopg connection to the app's database through PgBouncer (autocommit; no named
+    prepared statements, which transaction pooling cannot keep): open more with
+    ``psycopg.AsyncConnection.connect(stack["pgbouncer"].endpoint.url)``."""
+    async with await psycopg.AsyncConnection.connect(stack["pgbouncer"].endpoint.url, autocommit=True,
+                                                     prepare_threshold=None, connect_timeout=10) as conn:
+        yield conn
 
 
 @pytest.fixture

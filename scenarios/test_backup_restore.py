@@ -43,6 +43,7 @@ from infratests.load.workloads.sets import LEDGER, ORDERS, pg_set_read, pg_torn_
 from infratests.stack.postgres import superuser_dsn
 from infratests.stack.service import Service
 from infratests.stack.topology import Stack
+from infratests.wait import wait_until
 
 AOF_WINDOW_S = 1.0  # appendfsync everysec
 AOF_MARGIN_S = 0.5  # fsync scheduling on a loaded 2-core machine
@@ -54,10 +55,8 @@ def _settings(profile: Profile, **scenario: object) -> BackupSettings:
 
 
 def _wait_for_ops(recorder: Recorder, f: str, count: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while sum(1 for op in recorder.history() if op.f == f and op.type is OpType.OK) < count:
-        assert time.monotonic() < deadline, f"workload made fewer than {count} ok {f!r} in {timeout} s"
-        time.sleep(0.02)
+    wait_until(lambda: sum(1 for op in recorder.history() if op.f == f and op.type is OpType.OK) >= count,
+               f"the workload made {count} ok {f!r}", timeout)
 
 
 @pytest.fixture
@@ -270,7 +269,5 @@ def _persistence(node: Service) -> dict[str, str]:
 
 def _wait_for_info(recorder: Recorder, timeout: float = 10.0) -> None:
     """Until a writer has seen the crash (an indeterminate add)."""
-    deadline = time.monotonic() + timeout
-    while not any(op.type is OpType.INFO for op in recorder.history()):
-        assert time.monotonic() < deadline, "no writer noticed the kill"
-        time.sleep(0.01)
+    wait_until(lambda: any(op.type is OpType.INFO for op in recorder.history().client_ops()),
+               "a writer noticed the kill", timeout, interval=0.01)

@@ -24,6 +24,7 @@ from infratests.load.workloads.calls import QuoteCaller, dependency_served
 from infratests.load.workloads.metrics import scrape, value
 from infratests.plugin import StackFactory
 from infratests.stack.topology import Stack
+from infratests.wait import poll
 
 _SHORT = {"breaker_reset_ms": 1000, "breaker_call_timeout_ms": 300, "retry_attempts": 1}
 _FAULTS: dict[str, Callable[[Nemesis], RecordedFault]] = {
@@ -43,13 +44,10 @@ def _breaker_stack(stack_factory: StackFactory) -> Iterator[tuple[Stack, httpx.C
 
 def _wait_closed(recorder: Recorder, healed: float, timeout_s: float) -> bool:
     """Wait until the caller got a 200 that started after the heal (the breaker closed again)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if any(comp is not None and comp.type is OpType.OK and inv.time > healed
-               for inv, comp in recorder.history().client_ops().pairs()):
-            return True
-        time.sleep(0.05)
-    return False
+    def closed() -> bool:
+        return any(comp is not None and comp.type is OpType.OK and inv.time > healed
+                   for inv, comp in recorder.history().client_ops().pairs())
+    return poll(closed, bool, timeout_s)
 
 
 @pytest.mark.chaos

@@ -26,7 +26,8 @@ from infratests.history import History, Recorder
 from infratests.load import LoadSpec, LocustRun, load_history
 from infratests.load.workloads.requests import RequestLoad, client_for, timed_request
 from infratests.plugin import StackFactory
-from infratests.stack.pgbouncer import show
+from infratests.stack.nginx import stub_status
+from infratests.stack.pgbouncer import clients
 from infratests.stack.service import Service
 from infratests.stack.sockets import connections_to, requests_read
 from infratests.stack.topology import Stack
@@ -54,8 +55,7 @@ def _slow_direct(app: Service, recorder: Recorder, n: int, ms: int) -> None:
 
 def _bouncer_clients(stack: Stack, instance: str) -> int:
     """How many client connections PgBouncer lists for ``instance`` (its application_name)."""
-    return sum(1 for row in show(stack["pgbouncer"].endpoint, "CLIENTS")
-               if row["application_name"] == instance)
+    return len(clients(stack["pgbouncer"].endpoint, application_name=instance))
 
 
 def test_sigterm_mid_load_finishes_in_flight_exits_zero_and_releases_db(stack_factory: StackFactory,
@@ -170,7 +170,7 @@ def _routed_to(stack: Stack, app: Service, timeout: float) -> None:
 def _nginx_requests(stack: Stack) -> int:
     """nginx's own request counter (stub_status), to see that Locust's load is flowing."""
     with client_for(stack.url, stack.tls.ca, timeout_s=5) as client:
-        return int(client.get("/nginx-status").text.split("\n")[2].split()[2])
+        return stub_status(client.get("/nginx-status").text)["requests"]
 
 
 def test_rolling_restart_under_locust_load_has_zero_failures(stack_factory: StackFactory, recorder: Recorder) -> None:
@@ -200,19 +200,17 @@ def test_rolling_restart_under_locust_load_has_zero_failures(stack_factory: Stac
     assert set(codes.values()) == {0}, f"C-GS-4 violated: replicas exited with {codes} during the rolling restart"
 
 
-def _ready_then_use(app: Service, ready_path: str, recorder: Recorder, deadline: float) -> float | None:
+def _ready_then_use(app: Service, ready_path: str, recorder: Recorder, timeout: float) -> float | None:
     """Poll the replica's readiness signal; the moment it says ready, use the database through it.
     None when the process exited without ever saying ready (allowed: it claimed nothing)."""
     with client_for(app.endpoint.url, timeout_s=10) as client:
-        while True:
-            assert time.monotonic() < deadline, f"{app.name} never signalled ready"
+        def signalled() -> str:
             try:
-                if client.get(ready_path).status_code == 200:
-                    break
+                return "ready" if client.get(ready_path).status_code == 200 else ""
             except httpx.TransportError:
-                if not app.is_running():
-                    return None
-            time.sleep(0.01)
+                return "" if app.is_running() else "exited"
+        if wait_until(signalled, f"{app.name} signals ready", timeout, interval=0.01) == "exited":
+            return None
         ready_at = time.monotonic()
         for n in range(3):
             timed_request(client, recorder, "user", "db", f"/db/sleep?s=0&n={n}")
@@ -228,10 +226,9 @@ def test_replica_signals_ready_only_when_it_can_serve(stack_factory: StackFactor
             ThreadPoolExecutor(2) as pool:
         app, nemesis = private["app-1"], Nemesis(private, recorder)
         nemesis.kill(app)
-        deadline = time.monotonic() + 40
         with nemesis.down("pgbouncer"):
             starting: Future[Any] = pool.submit(nemesis.start, app)
-            prober = pool.submit(_ready_then_use, app, private.profile.app.ready_path, recorder, deadline)
+            prober = pool.submit(_ready_then_use, app, private.profile.app.ready_path, recorder, 40.0)
             # the database stays unreachable for 4 s, unless the replica already said ready and was used
             wait([prober], timeout=4.0)
         ready_at = prober.result()

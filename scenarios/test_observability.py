@@ -19,6 +19,7 @@ from infratests.load.workloads.requests import client_for
 from infratests.plugin import StackFactory
 from infratests.stack.sentry import SentryEvents
 from infratests.stack.topology import Stack
+from infratests.wait import poll
 
 
 @pytest.fixture
@@ -56,10 +57,8 @@ def test_request_ids_are_generated_propagated_echoed_and_logged(stack: Stack,
     assert echoed == given, f"C-OBS-1 violated: X-Request-ID not echoed through nginx: sent {given!r}, got {echoed!r}"
     if stack.external:
         return  # the app's log is the environment's own: the echo is what can be seen from outside
-    deadline, logged = time.monotonic() + 5.0, []
-    while not logged and time.monotonic() < deadline:
-        logged = [line for s in stack if s.kind == "app" for line in s.logs(5000).splitlines() if given in line]
-        time.sleep(0.1)
+    logged = poll(lambda: [line for s in stack if s.kind == "app" for line in s.logs(5000).splitlines()
+                           if given in line], bool, 5.0, interval=0.1)
     assert logged, f"C-OBS-1 violated: no log line of the app carries the request's id {given!r}"
 
 

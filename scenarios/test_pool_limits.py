@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -21,8 +21,9 @@ from infratests.load.workloads.metrics import scrape, value
 from infratests.load.workloads.requests import client_for
 from infratests.plugin import StackFactory
 from infratests.stack.effective import broken_promise, read_effective
-from infratests.stack.pgbouncer import show
+from infratests.stack.pgbouncer import clients
 from infratests.stack.topology import Stack
+from infratests.wait import poll, wait_until
 
 MARGIN_S = 2.0  # HTTP and scheduling latency on a loaded 2-core machine
 QUERY_BOUND_S = 10.0  # C-POOL-2: 1000 x 20 ms over 30 server connections needs ~1 s
@@ -90,7 +91,7 @@ def one_replica(stack_factory: StackFactory) -> Iterator[Stack]:
 
 
 def _pgbouncer_clients(stack: Stack) -> int:
-    return len(show(stack["pgbouncer"].endpoint, "CLIENTS"))  # this console connection included
+    return len(clients(stack["pgbouncer"].endpoint))  # this console connection included
 
 
 async def _connect_all(dsn: str, count: int, parallel: int = 64) -> list[psycopg.AsyncConnection]:
@@ -152,15 +153,16 @@ async def _fill_pgbouncer(stack: Stack, max_client_conn: int) -> dict[str, objec
     return {"clients": mine, "refused": refused, "waited_s": waited, "peak": peak, "failed": failed}
 
 
+@pytest.mark.asyncio
 @pytest.mark.slow  # 1000 SCRAM logins: ~5 s idle, 15 s on a loaded 2-core machine
-def test_pgbouncer_serves_max_client_conn_and_refuses_the_next(one_replica: Stack) -> None:
+async def test_pgbouncer_serves_max_client_conn_and_refuses_the_next(one_replica: Stack) -> None:
     """C-POOL-2: the promised max_client_conn (1000) clients connect and all get served while Postgres
     sees at most the promised default_pool_size (30) server connections; the next client gets
     PgBouncer's clear max_client_conn error at once instead of hanging. PgBouncer's effective limits
     are held to the promises, and shown beside what was observed."""
     effective, promises = read_effective(one_replica), one_replica.profile.promises
     clients = effective["pgbouncer.max_client_conn"].value
-    seen = asyncio.run(_fill_pgbouncer(one_replica, clients))
+    seen = await _fill_pgbouncer(one_replica, clients)
     print(f"C-POOL-2: {seen['clients']} more clients, peak server connections {seen['peak']}, "
           f"client {clients + 1}: {seen['refused']!r} after {seen['waited_s']:.2f} s")
     problems = [broken for broken in (
@@ -189,13 +191,6 @@ def _timed_get(url: str, timeout: float) -> tuple[int, float]:
     except httpx.HTTPError:
         status = 0  # no answer within the client's patience: the caller hung
     return status, time.monotonic() - started
-
-
-def _poll(what: str, ok: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not ok():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -244,8 +239,8 @@ def test_exhausted_app_pool_fails_fast_and_recovers(small_timeouts: Stack) -> No
     hold_s = acquire_s + 5.0  # holders start over ~2 s on a loaded machine; callers need the rest
     with ThreadPoolExecutor(pool_max + 8) as pool:
         holders = [pool.submit(_timed_get, f"{app}/db/sleep?s={hold_s}", hold_s + 10) for _ in range(pool_max)]
-        _poll("the holders never took every pool connection",
-              lambda: _running_sleeps(small_timeouts, at_least_s=hold_s) >= pool_max)
+        wait_until(lambda: _running_sleeps(small_timeouts, at_least_s=hold_s) >= pool_max,
+                   "the holders took every pool connection")
         callers = list(pool.map(lambda _: _timed_get(f"{app}/db/sleep?s=0", acquire_s + 4), range(8)))
         reported = _usage_reported(small_timeouts)
         held = [h.result() for h in holders]
@@ -280,9 +275,7 @@ def test_statement_timeout_cancels_a_runaway_query_and_the_connection_is_reused(
     bound = one_connection.profile.promises.statement_timeout_ms / 1000
     app = one_connection["app-1"].endpoint.url
     status, took = _timed_get(f"{app}/db/sleep?s={bound + 3}", bound + 6)
-    deadline = time.monotonic() + 2.0
-    while (left := _running_sleeps(one_connection)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    left = poll(lambda: _running_sleeps(one_connection), lambda running: not running, 2.0)
     after, after_s = _timed_get(f"{app}/db/sleep?s=0", 5)
     problems = []
     if status < 500 or took > bound + MARGIN_S:
@@ -325,8 +318,7 @@ def test_stale_connections_are_replaced_after_restarts(stack_factory: StackFacto
 
 def _app_client_ports(stack: Stack) -> set[int]:
     """PgBouncer's client connections to the app database (the app pool's, through the proxy)."""
-    rows = show(stack["pgbouncer"].endpoint, "CLIENTS")
-    return {int(r["port"]) for r in rows if r["database"] == stack.profile.postgres.database}
+    return {int(row["port"]) for row in clients(stack["pgbouncer"].endpoint, stack.profile.postgres.database)}
 
 
 @pytest.mark.needs("db")
@@ -341,11 +333,12 @@ def test_max_lifetime_recycles_connections(stack_factory: StackFactory, infrates
         lifetime = stack.profile.promises.pool_max_lifetime_s
         app = stack["app-1"].endpoint.url
         before = _app_client_ports(stack)
-        deadline = time.monotonic() + min(lifetime, 5) * 2 + 3
         statuses = set()
-        while (still := before & _app_client_ports(stack)) and time.monotonic() < deadline:
+
+        def still_open() -> set[int]:  # the pool is used meanwhile: it recycles on checkout
             statuses.add(_timed_get(f"{app}/db/sleep?s=0", 5)[0])
-            time.sleep(0.2)
+            return before & _app_client_ports(stack)
+        still = poll(still_open, lambda open_: not open_, min(lifetime, 5) * 2 + 3, interval=0.2)
     assert not still and statuses <= {200}, (
         f"C-POOL-5 violated: after {min(lifetime, 5) * 2 + 3} s, {len(still)} of {len(before)} pool connections "
         f"older than the max lifetime ({lifetime} s) were still open; request statuses {sorted(statuses)}")

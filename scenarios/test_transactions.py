@@ -25,9 +25,10 @@ from infratests.load.workloads import BankSpec, BankWorkload
 from infratests.load.workloads.sets import LEDGER, ORDERS, pg_add_once, pg_set_read, pg_set_tables, pg_torn_pairs
 from infratests.plugin import StackFactory
 from infratests.stack.effective import effective_value
-from infratests.stack.pgbouncer import show
+from infratests.stack.pgbouncer import pools
 from infratests.stack.postgres import dsn as make_dsn
 from infratests.stack.topology import Stack
+from infratests.wait import wait_until
 
 
 # _RESET_NOTE: reset_peer drops a connection's data until its timer fires; healing cancels the timer,
@@ -70,18 +71,13 @@ def _wait_for(recorder: Recorder, f: str, kind: OpType, more: int, timeout: floa
     accounts retry a lot, and a busy 2-core CI worker slows them further (20 took 6 s idle)."""
     def count() -> int:
         return sum(1 for op in recorder.history() if op.f == f and op.type is kind)
-    target, deadline = count() + more, time.monotonic() + timeout
-    while count() < target:
-        assert time.monotonic() < deadline, (
-            f"no progress: fewer than {more} more {kind.value} {f!r} in {timeout} s")
-        time.sleep(0.02)
+    target = count() + more
+    wait_until(lambda: count() >= target, f"{more} more {kind.value} {f!r} (progress)", timeout)
 
 
 def _final_read(workload: BankWorkload, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while workload.read("final") is None:
-        assert time.monotonic() < deadline, "the bank did not answer a read after healing"
-        time.sleep(0.1)
+    wait_until(lambda: workload.read("final") is not None, "the bank answers a read after healing", timeout,
+               interval=0.1)
 
 
 def _as_counter(history: History, spec: BankSpec) -> History:
@@ -295,8 +291,7 @@ def _free_server_slots(stack: Stack) -> int:
     to a client now. With the app idle, a linked one is stuck (an earlier cut on this shared stack
     can leave one waiting forever); probing it would wait for query_wait_timeout."""
     profile = stack.profile
-    pools = show(stack["pgbouncer"].endpoint, "POOLS")
-    active = sum(int(p["sv_active"]) for p in pools if p["database"] == profile.postgres.database)
+    active = sum(int(pool["sv_active"]) for pool in pools(stack["pgbouncer"].endpoint, profile.postgres.database))
     return profile.pgbouncer.default_pool_size - active
 
 

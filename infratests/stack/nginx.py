@@ -19,7 +19,7 @@ from infratests.stack.service import Endpoint, ServiceSpec
 from infratests.stack.templates import render
 from infratests.stack.tls import TlsFiles
 
-__all__ = ["nginx_spec", "binary"]
+__all__ = ["binary", "nginx_spec", "stub_status"]
 
 
 def binary(profile: Profile, runtime: Runtime = ON_HOST) -> Path:
@@ -52,3 +52,14 @@ def nginx_spec(profile: Profile, https_port: int, http_port: int, upstreams: Seq
         files={"nginx.conf": conf}, stop_signal=signal.SIGQUIT,
         transient=(OSError, ssl.SSLError),
     )
+
+
+def stub_status(text: str) -> dict[str, int]:
+    """nginx's ``stub_status`` page as numbers: ``active``, ``accepts``, ``handled``, ``requests``,
+    ``reading``, ``writing``, ``waiting``."""
+    lines = text.split("\n")
+    accepts, handled, requests = (int(n) for n in lines[2].split())
+    counts = dict(zip(lines[3].split()[::2], lines[3].split()[1::2], strict=True))
+    return {"active": int(lines[0].split(":")[1]), "accepts": accepts, "handled": handled, "requests": requests,
+            "reading": int(counts["Reading:"]), "writing": int(counts["Writing:"]),
+            "waiting": int(counts["Waiting:"])}

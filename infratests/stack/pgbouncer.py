@@ -19,7 +19,7 @@ from infratests.stack.runtime import ON_HOST, Runtime
 from infratests.stack.service import Endpoint, Probe, ServiceSpec
 from infratests.stack.templates import render
 
-__all__ = ["pgbouncer_spec", "binary", "show"]
+__all__ = ["clients", "pools", "pgbouncer_spec", "binary", "show"]
 
 
 def binary(profile: Profile, runtime: Runtime = ON_HOST) -> Path:
@@ -40,6 +40,21 @@ def show(endpoint: Endpoint, what: str) -> list[dict[str, Any]]:
         cursor = console.execute(f"SHOW {what}")
         names = [column.name for column in cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def clients(endpoint: Endpoint, database: str | None = None,
+            application_name: str | None = None) -> list[dict[str, Any]]:
+    """PgBouncer's client connections (``SHOW CLIENTS``), of ``database`` / ``application_name`` when
+    given; the console's own connection is one of them when neither filters it out."""
+    return [row for row in show(endpoint, "CLIENTS")
+            if (database is None or row["database"] == database)
+            and (application_name is None or row["application_name"] == application_name)]
+
+
+def pools(endpoint: Endpoint, database: str | None = None) -> list[dict[str, Any]]:
+    """PgBouncer's pools (``SHOW POOLS``: ``cl_active``, ``cl_waiting``, ``sv_active``, ``sv_idle``,
+    ``maxwait``...), of ``database`` when given."""
+    return [row for row in show(endpoint, "POOLS") if database is None or row["database"] == database]
 
 
 def pgbouncer_spec(profile: Profile, port: int, server: Endpoint, workdir: Path,
