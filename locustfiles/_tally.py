@@ -6,7 +6,8 @@ two of them to get one step. Latencies are bucketed with Locust's own
 rounding, so percentiles agree with Locust's. A failure's cause is its status
 (``HTTP 429``) or, when no response came, the exception's type (a timeout,
 a reset); each cause keeps its count and the first message seen: the
-response body's start, or the exception.
+response body's start, or the exception. ``INFRATESTS_IN_CONTAINER=1`` (set
+by the container recipe) marks a process as running in a container.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class Tally:
         """This process's tally now, with its identity and CPU, as plain JSON data."""
         cpu, waited = _cpu_and_wait()
         return {"node": node, "role": role, "host": socket.gethostname(), "pid": os.getpid(),
-                "container": os.path.exists("/.dockerenv"), "wall": time.time(), "cpu_s": cpu,
+                "container": os.environ.get("INFRATESTS_IN_CONTAINER") == "1", "wall": time.time(), "cpu_s": cpu,
                 "wait_s": waited, "requests": self.requests, "failures": self.failures,
                 "buckets": {str(key): count for key, count in self.buckets.items()},
                 "causes": {key: dict(entry) for key, entry in self.causes.items()}}

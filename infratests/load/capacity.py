@@ -33,7 +33,12 @@ from infratests.load.runner import LoadSpec, LocustRun
 from infratests.load.steps import Step, between
 from infratests.load.tallies import window
 
-__all__ = ["SearchOptions", "search_capacity"]
+__all__ = ["SearchOptions", "say", "search_capacity"]
+
+
+def say(line: str) -> None:
+    """Print one progress line now (stdout may be a pipe: a worker recipe must not wait in a buffer)."""
+    print(line, flush=True)
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class _Search:
 
 def search_capacity(spec: LoadSpec, steps: Sequence[Step], budget: Budget, out_dir: Path,
                     options: SearchOptions = SearchOptions(), pool: Callable[[], PoolSample] | None = None,
-                    context: Mapping[str, Any] | None = None, echo: Callable[[str], None] = print,
+                    context: Mapping[str, Any] | None = None, echo: Callable[[str], None] = say,
                     reference: Callable[[StepResult | None], Mapping[str, Any]] | None = None) -> CapacityReport:
     """Walk ``steps`` (then refine) in one Locust run of ``spec``'s users; judge; write the reports.
 

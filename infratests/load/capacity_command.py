@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from infratests.errors import InfratestsError, UnsupportedOperation
+from infratests.janitor import MARKER
 from infratests.load import preflight
 from infratests.load.budget import budget_from
-from infratests.load.capacity import SearchOptions, search_capacity
+from infratests.load.capacity import SearchOptions, say, search_capacity
 from infratests.load.capacity_result import CapacityReport, StepResult
+from infratests.load.control import SHAPE_FILE
 from infratests.load.machine import machine_facts, usable_cores
 from infratests.load.pool import pgbouncer_probe
 from infratests.load.runner import LoadSpec
@@ -92,7 +94,7 @@ def capacity_parser(host_required: bool = True) -> argparse.ArgumentParser:
 
 
 def capacity_main(argv: Sequence[str] | None = None, target: CapacityTarget | None = None,
-                  echo: Callable[[str], None] = print) -> int:
+                  echo: Callable[[str], None] = say) -> int:
     """Parse ``argv``, run the search against ``target`` (else ``--host``), write the report."""
     args = capacity_parser(host_required=target is None).parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="infratests-capacity-"))  # private: env files may hold a secret
@@ -142,13 +144,15 @@ def _spec(args: argparse.Namespace, target: CapacityTarget, first: Step, path: s
     env = {"INFRATESTS_PATH": path}
     if target.health_secret:
         env["INFRATESTS_HEALTH_SECRET"] = target.health_secret
+    if target.session:
+        env[MARKER] = target.session  # Locust's processes are the session's: the janitor reaps leftovers
     port = args.master_port
     if args.expect_workers and port is None:
         from infratests.stack.ports import free_port
 
         port = free_port()
     return LoadSpec(args.locustfile, target.host, users=first.users, duration_s=args.step_seconds,
-                    user_classes=tuple(args.user_classes), workers=args.workers,
+                    shape_file=SHAPE_FILE, user_classes=tuple(args.user_classes), workers=args.workers,
                     external_workers=args.expect_workers, master_port=port, history=args.history,
                     ca_file=args.ca_file or target.ca_file, env=env)
 

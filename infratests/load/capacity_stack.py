@@ -18,6 +18,7 @@ from typing import Any
 
 from infratests.config import Profile
 from infratests.janitor import open_session
+from infratests.load.capacity import say
 from infratests.load.capacity_command import CapacityTarget, capacity_main
 from infratests.stack.topology import Stack
 
@@ -50,7 +51,7 @@ def lifted_limits(before: Profile, after: Profile) -> list[str]:
 
 
 def capacity_on_stack(profile: Profile, backend: str, argv: Sequence[str], lifted: Sequence[str],
-                      echo: Callable[[str], None] = print) -> int:
+                      echo: Callable[[str], None] = say) -> int:
     """Start ``profile``'s stack (with progress), run the search on it (``argv``), tear it down."""
     for line in lifted:
         echo(f"capacity: per-client limit {line}")

@@ -67,6 +67,7 @@ def worker_recipe(spec: LoadSpec, workdir: Path, port: int, env_file: Path, imag
         roots += [sys.base_prefix, sys.prefix]
     write_env_file(env_file, env)
     container = ["docker", "run", "--rm", "--network", "host", "--env-file", str(env_file),
+                 "-e", "INFRATESTS_IN_CONTAINER=1",
                  *(["--label", f"{SESSION_LABEL}={session}"] if session else []),
                  "-v", f"{workdir}:{workdir}:rw",
                  *(arg for root in _outermost(roots) for arg in ("-v", f"{root}:{root}:ro")),
