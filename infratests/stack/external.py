@@ -112,7 +112,7 @@ def _strings(value: object) -> list[str]:
 
 def external_services(profile: Profile) -> dict[str, ExternalService]:
     """The services ``[external]`` names, by their topology names; the public URL is required."""
-    from infratests.stack.readiness import http_probe
+    from infratests.stack.readiness import http_probe, sql_probe
 
     config = profile.external
     for field in dataclasses.fields(config):
@@ -134,7 +134,7 @@ def external_services(profile: Profile) -> dict[str, ExternalService]:
                              ("pgbouncer", config.pgbouncer_dsn, {"admin": config.pgbouncer_admin_dsn})):
         if dsn:
             found[name] = ExternalService(name, name, _endpoint(dsn, {k: v for k, v in extra.items() if v}),
-                                          _sql(dsn))
+                                          sql_probe(dsn, timeout_s=5))
     for index, url in enumerate(config.redis_urls):
         name = "redis-cache" if index == 0 else f"redis-{index}"
         found[name] = ExternalService(name, "redis", _endpoint(url), _ping(url))
@@ -156,15 +156,6 @@ def _answers(url: str, ca_file: str | None) -> Probe:
     def probe() -> None:
         with httpx.Client(verify=ssl.create_default_context(cafile=ca_file), timeout=5.0) as client:
             client.get(url)
-    return probe
-
-
-def _sql(dsn: str) -> Probe:
-    def probe() -> None:
-        import psycopg
-
-        with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
-            conn.execute("SELECT 1")
     return probe
 
 

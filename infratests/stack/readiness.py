@@ -80,10 +80,10 @@ def http_probe(url: str, expect: int = 200, ca_file: str | None = None) -> Probe
     return probe
 
 
-def sql_probe(dsn: str) -> Probe:
+def sql_probe(dsn: str, timeout_s: int = 2) -> Probe:
     def probe() -> None:
         import psycopg
-        with psycopg.connect(dsn, connect_timeout=2, autocommit=True) as conn:
+        with psycopg.connect(dsn, connect_timeout=timeout_s, autocommit=True) as conn:
             conn.execute("select 1")
     return probe
 
