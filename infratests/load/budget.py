@@ -83,7 +83,7 @@ class Budget:
         if self.min_rps is not None and (rps is None or rps < self.min_rps):
             missed.append(f"min_rps {self.min_rps:g} not reached (knee: {_fmt(rps, 'req/s')})")
         if self.min_users is not None and (users is None or users < self.min_users):
-            missed.append(f"min_users {self.min_users} not reached (knee: {_fmt(users, 'users')})")
+            missed.append(f"min_users {self.min_users} not reached (knee: {_fmt(users, 'users', '.0f')})")
         return missed
 
     def pool_failures(self, server_connections: int | None, transactions_per_s: float | None) -> list[str]:
@@ -118,5 +118,5 @@ def budget_from(source: Budget | Mapping[str, Any] | Path | str | None) -> Budge
     return Budget.load(Path(source))
 
 
-def _fmt(value: float | None, unit: str) -> str:
-    return "none" if value is None else f"{value:.1f} {unit}"
+def _fmt(value: float | None, unit: str, spec: str = ".1f") -> str:
+    return "none" if value is None else f"{value:{spec}} {unit}"

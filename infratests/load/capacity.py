@@ -171,6 +171,8 @@ def _summary(result: StepResult) -> str:
     line = (f"{result.label}: {result.step.describe()}: {w.rps:.1f} req/s{achieved}, p50/p95/p99 "
             f"{w.p50_ms:g}/{w.p95_ms:g}/{w.p99_ms:g} ms, errors {w.error_rate:.2%}, generators busy "
             f"{result.generator_busy:.2f} ({len(w.generators)} processes)")
+    if w.missing:
+        line += f"; {len(w.missing)} Locust process(es) did not answer the step's tally: {', '.join(w.missing)}"
     if w.causes:
         line += "; causes: " + ", ".join(f"{cause.key} x{cause.count} ({cause.sample[:60]})" for cause in w.causes)
     if result.pool is not None:

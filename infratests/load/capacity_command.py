@@ -56,32 +56,37 @@ class CapacityTarget:
     context: Mapping[str, Any] = field(default_factory=dict)
 
 
-def capacity_parser(host_required: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="infratests capacity", description=__doc__.split("\n")[0])
-    parser.add_argument("--host", required=host_required, help="base URL of a stack of your own")
-    parser.add_argument("--locustfile", default="fixed_get", help="path or built-in name (default fixed_get)")
+def capacity_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infratests capacity", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Stepped load until a step breaks the budget: the knee, what limited it, a report "
+                    "(docs/capacity.md). Exit 0: budget met; 1: missed; 2: bad input.")
+    parser.add_argument("--host", default=None,
+                        help="base URL of a stack of your own (without it: the stack infratests starts)")
+    parser.add_argument("--locustfile", default="fixed_get", help="path or built-in name")
     parser.add_argument("--user-class", action="append", default=[], dest="user_classes")
-    parser.add_argument("--path", default=None, help="fixed_get's path (default: app.ready_path, /health)")
+    parser.add_argument("--path", default=None,
+                        help="fixed_get's path (None: app.ready_path as an internal caller, else /health)")
     parser.add_argument("--ca-file", type=Path, default=None, help="CA bundle for the target's TLS")
     parser.add_argument("--budget", default=None, help="TOML budget: p99_ms, max_error_rate, min_rps, min_users, "
                                                        "max_db_connections")
     search = parser.add_argument_group("steps (default: a rate ladder from --start-rps doubling to --max-rps)")
     search.add_argument("--start-rps", type=float, default=100.0)
     search.add_argument("--max-rps", type=float, default=25600.0)
-    search.add_argument("--factor", type=float, default=2.0, help="rate ladder factor (default 2)")
+    search.add_argument("--factor", type=float, default=2.0, help="rate ladder factor")
     search.add_argument("--rates", default=None, help="comma-separated total req/s steps instead of the ladder")
     search.add_argument("--rps-per-user", type=float, default=10.0,
-                        help="rate steps: one user per this many req/s (default 10; at least 10 users)")
+                        help="rate steps: one user per this many req/s (at least 10 users)")
     search.add_argument("--users", type=int, default=None, help="rate steps: this many users at every step")
     search.add_argument("--start-users", type=int, default=None, help="closed loop: users doubling from here")
     search.add_argument("--max-users", type=int, default=None, help="closed loop: ... up to here")
-    search.add_argument("--refine", type=int, default=2, help="steps between the knee and the first step "
-                                                               "over budget (default 2)")
+    search.add_argument("--refine", type=int, default=2,
+                        help="steps between the knee and the first step over budget")
     search.add_argument("--step-seconds", type=float, default=10.0, help="measured seconds per step")
     search.add_argument("--warmup-seconds", type=float, default=2.0, help="unmeasured seconds per step")
     generator = parser.add_argument_group("generator")
     generator.add_argument("--workers", type=int, default=usable_cores(),
-                           help=f"Locust worker processes here (default: one per core, {usable_cores()}; "
+                           help="Locust worker processes here, next to a master (default: one per core; "
                                 "0: one process)")
     generator.add_argument("--expect-workers", type=int, default=0,
                            help="workers started elsewhere (other machines, containers): prints their commands")
@@ -89,14 +94,17 @@ def capacity_parser(host_required: bool = True) -> argparse.ArgumentParser:
     generator.add_argument("--history", action="store_true", help="write the per-request history (off: cheaper)")
     generator.add_argument("--wrk-seconds", type=float, default=5.0,
                            help="wrk on the same endpoint after the search (0: skip)")
-    parser.add_argument("--out", type=Path, default=Path("capacity-report"))
+    parser.add_argument("--out", type=Path, default=Path("capacity-report"), help="report folder")
     return parser
 
 
 def capacity_main(argv: Sequence[str] | None = None, target: CapacityTarget | None = None,
                   echo: Callable[[str], None] = say) -> int:
     """Parse ``argv``, run the search against ``target`` (else ``--host``), write the report."""
-    args = capacity_parser(host_required=target is None).parse_args(argv)
+    parser = capacity_parser()
+    args = parser.parse_args(argv)
+    if target is None and not args.host:
+        parser.error("--host is required here: the base URL of the stack to load")
     scratch = Path(tempfile.mkdtemp(prefix="infratests-capacity-"))  # private: env files may hold a secret
     try:
         target = target or CapacityTarget(args.host, args.ca_file,

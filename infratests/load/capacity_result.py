@@ -77,9 +77,10 @@ class StepResult:
 
 
 def evaluate_step(label: str, step: Step, window: Window, pool: PoolWindow | None, budget: Budget) -> StepResult:
+    """A Locust process that did not answer a mark (``window.missing``) stalled: the generator, again."""
     busy = max((process.busy for process in window.generators), default=0.0)
     short = step.target_rps is not None and window.rps < SUSTAINED * step.target_rps
-    generator_bound = busy >= SATURATED_BUSY and (step.target_rps is None or short)
+    generator_bound = bool(window.missing) or (busy >= SATURATED_BUSY and (step.target_rps is None or short))
     return StepResult(label, step, window, pool, generator_bound,
                       _over_budget(step, window, budget, short and not generator_bound))
 
@@ -187,5 +188,6 @@ def _describe_limit(step: StepResult | None) -> str:
     if step is None:
         return "nothing found: every step met the budget (offer more to find the knee)"
     if step.generator_bound:
-        return f"the load generator: generator-bound at {step.rps:.0f} req/s; add workers or machines"
+        return (f"the load generator at {step.step.describe()}: generator-bound at {step.rps:.0f} req/s; "
+                "add workers or machines")
     return f"the system: {step.over_budget} at {step.step.describe()}"

@@ -63,11 +63,6 @@ class LoadResult:
     def rps(self) -> float:
         return self.total.rps
 
-    @property
-    def peak_cpu_cores(self) -> float:
-        """The busiest Locust process (one process cannot use more than one core)."""
-        return max(self.cpu_cores.values(), default=0.0)
-
     def endpoint(self, name: str, method: str | None = None) -> EndpointStats:
         for entry in self.endpoints:
             if entry.name == name and method in (None, entry.method):

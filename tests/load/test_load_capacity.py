@@ -90,8 +90,8 @@ def test_a_starved_generator_is_named_as_the_limit(target: str, tmp_path: Path) 
     step = report.steps[0]
     assert len(report.steps) == 1 and step.generator_bound
     assert (step.achieved or 1) < 0.5 and step.generator_busy >= 0.9
-    assert report.lower_bound and report.limit == (
-        f"the load generator: generator-bound at {step.rps:.0f} req/s; add workers or machines")
+    assert report.lower_bound and report.limit == (f"the load generator at 200 req/s offered, 20 users: "
+                                                   f"generator-bound at {step.rps:.0f} req/s; add workers or machines")
     assert "generator-bound at" in lines[0] and "add workers or machines" in lines[0]
     assert "generator-bound" in (tmp_path / "index.html").read_text()
 

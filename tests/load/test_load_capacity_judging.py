@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -80,6 +81,8 @@ def test_a_rate_step_is_judged_on_errors_p99_and_the_rate_it_sustained() -> None
     bound = _step(100, 80, budget, busy=0.95)  # short, and the generator was busy: its limit, not the system's
     assert bound.generator_bound and bound.over_budget is None
     assert not _step(100, 99, budget, busy=0.95).generator_bound  # busy, but the rate was reached
+    stalled = evaluate_step("step 1/1", Step(10, 100.0), replace(_window(100), missing=("w2",)), None, budget)
+    assert stalled.generator_bound  # a worker that did not answer the tally: the figures are the generator's
 
 
 def test_the_knee_is_the_highest_step_in_budget_and_the_next_one_limits_it() -> None:
@@ -96,7 +99,8 @@ def test_a_generator_bound_knee_is_a_lower_bound_and_a_missed_target_is_inconclu
     budget = Budget(p99_ms=100, min_rps=1500)
     report = judge([_step(800, 800, budget), _step(1600, 900, budget, busy=0.97)], budget)
     assert report.lower_bound and report.generator_bound_rps == 900 and report.exit_code == 1
-    assert report.limit == "the load generator: generator-bound at 900 req/s; add workers or machines"
+    assert report.limit == ("the load generator at 1600 req/s offered, 160 users: generator-bound at 900 req/s; "
+                            "add workers or machines")
     assert "inconclusive: the generator limited the run" in report.verdict
 
 
