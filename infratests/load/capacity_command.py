@@ -189,7 +189,7 @@ def _reference(args: argparse.Namespace, target: CapacityTarget, path: str, mach
         connections = max(50, knee.step.users if knee else 0)
         echo(f"capacity: wrk on the same endpoint for {args.wrk_seconds:g} s ({connections} connections)")
         try:
-            wrk = run_wrk(target.host + path, args.wrk_seconds, connections, usable_cores(), headers)
+            wrk = run_wrk(target.host.rstrip("/") + path, args.wrk_seconds, connections, usable_cores(), headers)
         except UnsupportedOperation as exc:
             return {**after, "wrk": {"skipped": str(exc)}}
         return {**after, "wrk": wrk.to_dict()}

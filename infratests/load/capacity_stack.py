@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from infratests.config import Profile
+from infratests.errors import ConfigError
 from infratests.janitor import open_session
 from infratests.load.capacity import say
 from infratests.load.capacity_command import CapacityTarget, capacity_main
@@ -52,15 +53,23 @@ def lifted_limits(before: Profile, after: Profile) -> list[str]:
 
 def capacity_on_stack(profile: Profile, backend: str, argv: Sequence[str], lifted: Sequence[str],
                       echo: Callable[[str], None] = say) -> int:
-    """Start ``profile``'s stack (with progress), run the search on it (``argv``), tear it down."""
+    """Start ``profile``'s stack (with progress), run the search on it (``argv``), tear it down.
+
+    Never an environment the suite did not start (``--backend external``): its limits cannot be
+    lifted, and loading it hard is the caller's decision, made with ``--host``.
+    """
+    if backend == "external":
+        raise ConfigError("capacity loads the stack hard and lifts its per-client limits: point it at an "
+                          "environment the suite did not start with --host URL (its limits stay)", "backend")
     for line in lifted:
         echo(f"capacity: per-client limit {line}")
     session = open_session()
     try:
         with _started(Stack(profile, session, backend), echo) as stack:
+            pgbouncer = stack.services.get("pgbouncer")
             target = CapacityTarget(
                 stack.url, stack.tls.ca, profile.app.ready_path, stack.health_secret,
-                stack["pgbouncer"].endpoint.extra.get("admin"), session.id,
+                pgbouncer.endpoint.extra.get("admin") if pgbouncer else None, session.id,
                 {"lifted": list(lifted), "profile": _profile_facts(profile, stack)})
             return capacity_main(argv, target, echo)
     finally:

@@ -4,8 +4,9 @@ It serves on an already-bound listening socket (FD), over TLS when a
 certificate and key are given.
 
 Endpoints: ``/fast`` (200), ``/slow?ms=N`` (200 after N ms), ``/error``
-(500), ``/limited`` (429, as a rate limiter answers), ``/reset`` (headers
-sent, then the connection is dropped mid-body).
+(500), ``/limited`` (429, as a rate limiter answers), ``/internal`` (200
+with an ``X-Health-Secret``, else 429), ``/reset`` (headers sent, then the
+connection is dropped mid-body).
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ async def limited(_: Request) -> JSONResponse:
     return JSONResponse({"error": "rate limited"}, status_code=429, headers={"retry-after": "2"})
 
 
+async def internal(request: Request) -> JSONResponse:
+    if request.headers.get("x-health-secret"):
+        return JSONResponse({"status": "ok"})
+    return await limited(request)
+
+
 class _Reset:
     """Promise 1000 bytes, send none, fail: uvicorn drops the connection mid-response."""
 
@@ -49,7 +56,7 @@ class _Reset:
 
 
 app = Starlette(routes=[Route("/fast", fast), Route("/slow", slow), Route("/error", error),
-                        Route("/limited", limited),
+                        Route("/limited", limited), Route("/internal", internal),
                         Route("/reset", _Reset())])
 
 if __name__ == "__main__":

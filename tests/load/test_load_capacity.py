@@ -17,7 +17,7 @@ import pytest
 from infratests.load.bench import bench_load
 from infratests.load.budget import Budget
 from infratests.load.capacity import SearchOptions, search_capacity
-from infratests.load.capacity_command import capacity_main
+from infratests.load.capacity_command import CapacityTarget, capacity_main
 from infratests.load.capacity_result import CapacityReport
 from infratests.load.commands import run_main
 from infratests.load.runner import LoadSpec
@@ -94,6 +94,22 @@ def test_a_starved_generator_is_named_as_the_limit(target: str, tmp_path: Path) 
                                                    f"generator-bound at {step.rps:.0f} req/s; add workers or machines")
     assert "generator-bound at" in lines[0] and "add workers or machines" in lines[0]
     assert "generator-bound" in (tmp_path / "index.html").read_text()
+
+
+def test_the_health_secret_is_sent_by_locust_and_wrk_but_never_written(target: str, tmp_path: Path) -> None:
+    """The default target is the ready path as an internal caller: the secret goes in a header, never in a
+    file the run leaves (report, Locust's logs) nor on a command line."""
+    secret = "s3cr3t-health-value"
+    lines: list[str] = []
+    code = capacity_main(["--rates", "20", "--users", "2", "--workers", "0", "--step-seconds", "2",
+                          "--warmup-seconds", "1", "--wrk-seconds", "1", "--out", str(tmp_path)],
+                         CapacityTarget(target, default_path="/internal", health_secret=secret), lines.append)
+    summary = json.loads((tmp_path / "capacity.json").read_text())
+    assert code == 0 and summary["steps"][0]["requests"] > 0 and summary["steps"][0]["error_rate"] == 0
+    assert summary["context"]["wrk"]["errors"] == 0 and summary["context"]["wrk"]["rps"] > 0
+    assert summary["context"]["target"]["internal_caller"] is True
+    written = [path for path in tmp_path.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()]
+    assert written == [] and not any(secret in line for line in lines)
 
 
 def test_local_workers_are_tallied_each(target: str, tmp_path: Path) -> None:

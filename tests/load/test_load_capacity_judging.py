@@ -12,7 +12,7 @@ from infratests.config import Profile
 from infratests.errors import ConfigError
 from infratests.load.budget import Budget, budget_from
 from infratests.load.capacity_result import StepResult, evaluate_step, judge, wrk_note
-from infratests.load.capacity_stack import lifted_limits
+from infratests.load.capacity_stack import capacity_on_stack, lifted_limits
 from infratests.load.pool import PoolSample, PoolSampler, pool_sample
 from infratests.load.steps import Step, between, doubling, rate_ladder, staircase
 from infratests.load.tallies import Window, window
@@ -169,3 +169,8 @@ def test_capacity_lifts_every_per_client_limit_and_says_which() -> None:
     assert "promises.health_rate_per_min: 30 -> 999 (reaches the app as REFAPP_HEALTH_RATE_PER_MIN)" in lines
     own_app = load_profile(None, parse_overrides(['app.command=["node", "server.js"]']))
     assert "not passed to the app" in lifted_limits(own_app, own_app)[-1]
+
+
+def test_capacity_never_loads_an_environment_it_did_not_start_unless_named_by_host() -> None:
+    with pytest.raises(ConfigError, match="--host URL"):
+        capacity_on_stack(Profile(), "external", [], [], echo=lambda _: None)
