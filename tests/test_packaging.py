@@ -60,7 +60,10 @@ def test_a_team_folder_runs_init_gate_capacity_and_its_own_test(installed: Path,
     assert header in gate.stdout, gate.stdout[:2000]
     collected = _run(["infratests", "gate", "--collect-only", "-q"], team, env)
     total = int(re.search(r"(\d+)/\d+ tests collected", collected.stdout).group(1))  # type: ignore[union-attr]
-    assert re.search(rf"\b{total} passed\b", gate.stdout), gate.stdout[-1500:]
+    # every gate scenario ran: passed, or skipped for a stated reason (C-NGX-8 judges only a real environment)
+    passed, skipped = (int(found.group(1)) if (found := re.search(rf"\b(\d+) {word}\b", gate.stdout)) else 0
+                       for word in ("passed", "skipped"))
+    assert passed + skipped == total and skipped <= 1, gate.stdout[-1500:]
 
     capacity = _run(["infratests", "capacity", "--start-users", "2", "--max-users", "4", "--step-seconds", "2",
                      "--out", "report"], team, env)

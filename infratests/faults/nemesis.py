@@ -131,9 +131,10 @@ class Nemesis:
         """Start a killed or terminated service again (the heal of either; a terminated one that had not
         exited yet is stopped first)."""
         found = self._service(service)
+        heals = {"crash": found.start, "terminate": lambda: _fresh_start(found)}
         for window in self.recorder.history().fault_windows(target=found.name):
-            if window.fault in ("crash", "terminate") and window.end == float("inf"):
-                self.act(window.fault, found.name, "heal", lambda: _restart(found))
+            if window.fault in heals and window.end == float("inf"):
+                self.act(window.fault, found.name, "heal", heals[window.fault])
                 return
         self.act("start", found.name, "instant", found.start)
 
@@ -226,9 +227,9 @@ class Nemesis:
         return service
 
 
-def _restart(service: Service) -> None:
-    if service.is_running():
-        service.stop(graceful=False)
+def _fresh_start(service: Service) -> None:
+    """After a SIGTERM: whatever is left of the old process (or container) goes, a new one starts."""
+    service.stop(graceful=False)
     service.start()
 
 

@@ -166,7 +166,7 @@ class Stack:
         for wave in (first, second):
             self._run_wave(wave, lambda s: self._start_one(s, began))
         self.ready_times["total"] = round(time.monotonic() - began, 3)
-        if only is None:
+        if only is None and not self.external:  # an environment's servers are not the profile's to set
             self._compare_effective()
         return self
 
