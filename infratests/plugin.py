@@ -23,11 +23,13 @@ import httpx
 import psycopg
 import pytest
 import pytest_asyncio
+from _pytest._code import Traceback
 
 from infratests.config import CAPABILITIES, Profile
 from infratests.errors import ConfigError, InfratestsError, UnsupportedOperation
 from infratests.faults.nemesis import Nemesis
 from infratests.history import Recorder
+from infratests.interrupts import make_printable
 from infratests.janitor import open_session
 from infratests.profile_file import find_profile_file, load_profile, parse_overrides
 from infratests.report.collector import ClaimsReport, claims_of
@@ -103,6 +105,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if folder and folder != "none":
         report = ClaimsReport(config, config.invocation_params.dir / folder, config.stash[_profile_key][1])
         config.pluginmanager.register(report, "infratests-claims-report")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Ctrl-C and SIGTERM are reported as an interrupt, never as a TypeError from pytest's report of
+    a traceback entry without a line number (``infratests.interrupts``)."""
+    make_printable(excinfo.value)
+    if excinfo.value.__traceback__ is not None:
+        excinfo.traceback = Traceback(excinfo.value.__traceback__)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
