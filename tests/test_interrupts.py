@@ -30,7 +30,10 @@ def _interrupt_after(command: list[str], started: str, signum: int, cwd: Path, r
 
     Its exit code, its output and the sessions it had open in ``root`` when it was signalled.
     """
-    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # a shell's background job inherits SIGINT ignored, and Python then leaves it ignored: give the
+    # command Ctrl-C as a terminal would
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[str] = []
     seen = threading.Event()
 
