@@ -215,6 +215,11 @@ class Recorder:
         with self._lock:
             return History.of(self._ops)
 
+    def count(self, f: str, type_: OpType | None = None) -> int:
+        """How many ops of ``f`` (of ``type_``, when given) are recorded so far."""
+        with self._lock:
+            return sum(1 for op in self._ops if op.f == f and (type_ is None or op.type is type_))
+
 
 class _OpContext:
     def __init__(self, recorder: Recorder, process: int | str, f: str, value: Any,

@@ -55,8 +55,7 @@ def _settings(profile: Profile, **scenario: object) -> BackupSettings:
 
 
 def _wait_for_ops(recorder: Recorder, f: str, count: int, timeout: float = 20.0) -> None:
-    wait_until(lambda: sum(1 for op in recorder.history() if op.f == f and op.type is OpType.OK) >= count,
-               f"the workload made {count} ok {f!r}", timeout)
+    wait_until(lambda: recorder.count(f, OpType.OK) >= count, f"the workload made {count} ok {f!r}", timeout)
 
 
 @pytest.fixture
@@ -81,7 +80,7 @@ def test_backup_during_bank_load_restores_a_consistent_snapshot(
         _wait_for_ops(recorder, "transfer", 20)
         _wait_for_ops(recorder, "add", 50)
         backup = _taken(stack["postgres"].endpoint.url, tmp_path, settings)
-        _wait_for_ops(recorder, "add", sum(1 for op in recorder.history() if op.f == "add") // 2 + 20)
+        _wait_for_ops(recorder, "add", recorder.count("add") // 2 + 20)
     with scratch_postgres(stack) as target:
         report = restore_backup(backup.path, target.endpoint.url, settings)
         record_property("backup_seconds", round(backup.seconds, 3))

@@ -69,10 +69,8 @@ def _wait_for(recorder: Recorder, f: str, kind: OpType, more: int, timeout: floa
 
     A progress gate, not the claim: the timeout is wide because SERIALIZABLE transfers on five hot
     accounts retry a lot, and a busy 2-core CI worker slows them further (20 took 6 s idle)."""
-    def count() -> int:
-        return sum(1 for op in recorder.history() if op.f == f and op.type is kind)
-    target = count() + more
-    wait_until(lambda: count() >= target, f"{more} more {kind.value} {f!r} (progress)", timeout)
+    target = recorder.count(f, kind) + more
+    wait_until(lambda: recorder.count(f, kind) >= target, f"{more} more {kind.value} {f!r} (progress)", timeout)
 
 
 def _final_read(workload: BankWorkload, timeout: float = 20.0) -> None:
